@@ -1,0 +1,119 @@
+// settings: every numeric and boolean pg_settings entry, in base units.
+
+#include <optional>
+#include <set>
+#include <string>
+
+#include "collectors/collector.h"
+
+namespace pgwarden {
+namespace {
+
+constexpr char kSettingsQuery[] = R"sql(
+SELECT name, setting, coalesce(unit, '') AS unit, vartype, short_desc,
+       pending_restart
+FROM pg_settings
+WHERE vartype IN ('bool', 'integer', 'real'))sql";
+
+// Settings postgres_exporter leaves out (their values are not settings).
+const std::set<std::string, std::less<>> kExcluded = {
+    "sync_commit_cancel_wait", "google_dataplex.max_messages"};
+
+struct Conversion {
+  const char* suffix;  // appended to the metric name
+  double factor;       // multiplies the value into the base unit
+};
+
+// Units of pg_settings.unit, as postgres_exporter converts them.
+std::optional<Conversion> ConvertUnit(std::string_view unit) {
+  struct Entry {
+    std::string_view unit;
+    Conversion conversion;
+  };
+  static constexpr double kKiB = 1024, kMiB = kKiB * 1024, kGiB = kMiB * 1024;
+  static constexpr Entry kUnits[] = {
+      {"", {"", 1}},
+      {"ms", {"_seconds", 1e-3}},
+      {"s", {"_seconds", 1}},
+      {"min", {"_seconds", 60}},
+      {"h", {"_seconds", 3600}},
+      {"d", {"_seconds", 86400}},
+      {"B", {"_bytes", 1}},
+      {"kB", {"_bytes", kKiB}},
+      {"MB", {"_bytes", kMiB}},
+      {"GB", {"_bytes", kGiB}},
+      {"TB", {"_bytes", kGiB * 1024}},
+      {"1kB", {"_bytes", kKiB}},
+      {"2kB", {"_bytes", 2 * kKiB}},
+      {"4kB", {"_bytes", 4 * kKiB}},
+      {"8kB", {"_bytes", 8 * kKiB}},
+      {"16kB", {"_bytes", 16 * kKiB}},
+      {"32kB", {"_bytes", 32 * kKiB}},
+      {"64kB", {"_bytes", 64 * kKiB}},
+      {"16MB", {"_bytes", 16 * kMiB}},
+      {"32MB", {"_bytes", 32 * kMiB}},
+      {"64MB", {"_bytes", 64 * kMiB}},
+  };
+  for (const auto& e : kUnits) {
+    if (e.unit == unit) return e.conversion;
+  }
+  return std::nullopt;
+}
+
+class SettingsCollector final : public Collector {
+ public:
+  explicit SettingsCollector(const CollectorOptions&) {}
+
+  std::string_view Name() const override { return "settings"; }
+
+  std::string Query(const ServerInfo&) const override { return kSettingsQuery; }
+
+  void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
+    std::set<std::string> emitted;
+    double pending_restart = 0;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      RowView row(rows, i);
+      const std::string name = row.Text("name");
+      if (row.NumberOr("pending_restart", 0) != 0) ++pending_restart;
+      if (name.empty() || kExcluded.count(name)) continue;
+      auto value = row.Number("setting");
+      if (!value) continue;  // e.g. an extension's placeholder without value
+      const std::string unit = row.Text("unit");
+      const auto conversion = ConvertUnit(unit);
+      if (!conversion) continue;  // a unit we do not know: no guessing
+      // -1 conventionally means "disabled"; it stays -1 in any unit.
+      if (*value != -1) *value *= conversion->factor;
+      std::string metric =
+          "pg_settings_" + SanitizeNameFragment(name) + conversion->suffix;
+      // Two settings that sanitize to one name would be duplicate series.
+      if (!emitted.insert(metric).second) continue;
+      std::string help = "Server Parameter: " + row.Text("short_desc");
+      if (*conversion->suffix) {
+        help += std::string(" [Units converted to ") + (conversion->suffix + 1) + ".]";
+      }
+      // A gauge named *_count (tcp_keepalives_count) fails promtool's lint;
+      // untyped keeps postgres_exporter's name and passes.
+      const bool reserved = metric.size() > 6 &&
+                            metric.compare(metric.size() - 6, 6, "_count") == 0;
+      FamilyBuilder(std::move(metric), std::move(help),
+                    reserved ? prometheus::MetricType::Untyped
+                             : prometheus::MetricType::Gauge)
+          .Add(*value)
+          .MoveTo(out);
+    }
+    FamilyBuilder("pg_settings_pending_restart",
+                  "Number of settings changed in the configuration files that "
+                  "wait for a server restart.",
+                  prometheus::MetricType::Gauge)
+        .Add(pending_restart)
+        .MoveTo(out);
+  }
+};
+
+}  // namespace
+}  // namespace pgwarden
+
+PGWARDEN_REGISTER_COLLECTOR(settings, true,
+                            "pg_settings: every numeric and boolean setting "
+                            "in base units; settings pending restart",
+                            ::pgwarden::SettingsCollector);

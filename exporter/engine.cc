@@ -1,0 +1,339 @@
+#include "exporter/engine.h"
+
+#include <condition_variable>
+#include <thread>
+
+#include "exporter/log.h"
+#include "exporter/process_metrics.h"
+
+namespace pgwarden {
+
+namespace {
+
+struct Outcome {
+  enum class State { kPending, kOk, kFailed } state = State::kPending;
+  Families families;
+  double seconds = 0;
+  std::string error;
+};
+
+// "15.4 (Debian 15.4-1)" -> "15.4.0", as postgres_exporter's short_version.
+std::string ShortVersion(const std::string& version) {
+  int major = 0, minor = 0, patch = 0;
+  const int n = std::sscanf(version.c_str(), "%d.%d.%d", &major, &minor, &patch);
+  if (n < 1) return "";
+  return std::to_string(major) + "." + std::to_string(n >= 2 ? minor : 0) +
+         "." + std::to_string(n >= 3 ? patch : 0);
+}
+
+}  // namespace
+
+struct Engine::Collection {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  bool up = false;
+  std::optional<ServerInfo> server;
+  std::string error;  // connection-level failure
+  std::vector<Outcome> outcomes;
+  Clock::time_point started = Clock::now();
+  double seconds = 0;
+};
+
+struct Engine::Core {
+  std::string target;
+  std::unique_ptr<Database> database;  // used only by the collection thread
+  std::vector<std::unique_ptr<Collector>> collectors;
+
+  mutable std::mutex mu;  // guards everything below
+  std::condition_variable idle_cv;
+  std::shared_ptr<Collection> inflight;
+  bool ever_connected = false;
+  bool last_up = false;
+  ServerInfo last_server;
+  std::string last_error;
+  uint64_t scrapes = 0;
+  uint64_t connection_errors = 0;
+  uint64_t connections_opened = 0;
+  bool pgss_state_logged = false;
+  bool last_pgss_available = false;
+
+  void Collect(Collection& c, Clock::time_point deadline);
+};
+
+void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
+  ServerInfo server;
+  try {
+    server = database->Prepare(deadline);
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.error = e.what();
+    for (auto& o : c.outcomes) {
+      o.state = Outcome::State::kFailed;
+      o.error = c.error;
+    }
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.up = true;
+    c.server = server;
+  }
+
+  // Collectors with nothing to ask this server parse empty rows at once;
+  // the rest go to the database in one batch.
+  std::vector<std::string> queries;
+  std::vector<size_t> batch_index;  // query position -> collector index
+  for (size_t i = 0; i < collectors.size(); ++i) {
+    std::string sql = collectors[i]->Query(server);
+    if (!sql.empty()) {
+      queries.push_back(std::move(sql));
+      batch_index.push_back(i);
+      continue;
+    }
+    Outcome o;
+    try {
+      collectors[i]->Parse(server, Rows{}, o.families);
+      o.state = Outcome::State::kOk;
+    } catch (const std::exception& e) {
+      o.state = Outcome::State::kFailed;
+      o.error = e.what();
+    }
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.outcomes[i] = std::move(o);
+  }
+
+  const bool still_connected = database->Run(
+      queries, deadline, [&](size_t q, QueryResult result) {
+        const size_t i = batch_index[q];
+        Outcome o;
+        o.seconds = result.seconds;
+        if (result.ok) {
+          const auto parse_start = Clock::now();
+          try {
+            collectors[i]->Parse(server, result.rows, o.families);
+            o.state = Outcome::State::kOk;
+          } catch (const std::exception& e) {
+            o.state = Outcome::State::kFailed;
+            o.error = std::string("parse: ") + e.what();
+          }
+          o.seconds += std::chrono::duration<double>(Clock::now() - parse_start).count();
+        } else {
+          o.state = Outcome::State::kFailed;
+          o.error = result.error;
+        }
+        std::lock_guard<std::mutex> lock(c.mu);
+        c.outcomes[i] = std::move(o);
+      });
+  if (!still_connected) {
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.up = false;
+  }
+}
+
+Engine::Engine(std::string target_name, std::unique_ptr<Database> database,
+               std::vector<std::unique_ptr<Collector>> collectors)
+    : core_(std::make_shared<Core>()) {
+  core_->target = std::move(target_name);
+  core_->database = std::move(database);
+  core_->collectors = std::move(collectors);
+}
+
+Engine::~Engine() {
+  std::unique_lock<std::mutex> lock(core_->mu);
+  core_->idle_cv.wait_for(lock, std::chrono::seconds(3), [&] {
+    return !core_->inflight;
+  });
+}
+
+std::shared_ptr<Engine::Collection> Engine::StartOrJoin(Clock::time_point deadline) {
+  std::lock_guard<std::mutex> lock(core_->mu);
+  if (core_->inflight) return core_->inflight;  // single-flight: join it
+  auto c = std::make_shared<Collection>();
+  c->outcomes.resize(core_->collectors.size());
+  core_->inflight = c;
+  // The thread owns shared references, so an abandoned collection (a frozen
+  // server) can finish safely after every waiter has gone.
+  std::thread([core = core_, c, deadline] {
+    core->Collect(*c, deadline);
+    const uint64_t opened = core->database->ConnectionsOpened();
+    std::string first_error = c->error;
+    bool up;
+    std::optional<ServerInfo> server;
+    {
+      std::lock_guard<std::mutex> lock(c->mu);
+      c->done = true;
+      c->seconds = std::chrono::duration<double>(Clock::now() - c->started).count();
+      up = c->up;
+      server = c->server;
+      for (size_t i = 0; first_error.empty() && i < c->outcomes.size(); ++i) {
+        if (c->outcomes[i].state == Outcome::State::kFailed) {
+          first_error = std::string(core->collectors[i]->Name()) + ": " +
+                        c->outcomes[i].error;
+        }
+      }
+    }
+    c->cv.notify_all();
+
+    std::lock_guard<std::mutex> lock(core->mu);
+    // Log state changes, not every scrape: a down database must not flood
+    // the log at the scrape rate.
+    if (first_error != core->last_error && !first_error.empty()) {
+      Log(LogLevel::kError, "scrape of " + core->target + " failed: " + first_error);
+    } else if (first_error.empty() && !core->last_error.empty()) {
+      Log(LogLevel::kInfo, "scrape of " + core->target + " recovered");
+    }
+    if (!c->error.empty()) ++core->connection_errors;
+    core->last_error = first_error;
+    core->last_up = up;
+    core->connections_opened = opened;
+    if (server) {
+      core->ever_connected = true;
+      core->last_server = *server;
+      const bool wanted = std::any_of(
+          core->collectors.begin(), core->collectors.end(),
+          [](const auto& col) { return col->Name() == "stat_statements"; });
+      if (wanted && (!core->pgss_state_logged ||
+                     core->last_pgss_available != server->pgss_available)) {
+        if (!server->pgss_available) {
+          Log(LogLevel::kWarn,
+              "pg_stat_statements is not available in " + core->target +
+                  "; stat_statements emits only pg_stat_statements_available 0."
+                  " To enable: add pg_stat_statements to shared_preload_libraries"
+                  " (restart), then CREATE EXTENSION pg_stat_statements;");
+        } else if (core->pgss_state_logged) {
+          Log(LogLevel::kInfo, "pg_stat_statements is now available in " + core->target);
+        }
+        core->pgss_state_logged = true;
+        core->last_pgss_available = server->pgss_available;
+      }
+    }
+    core->inflight.reset();
+    core->idle_cv.notify_all();
+  }).detach();
+  return c;
+}
+
+Families Engine::Scrape(Clock::time_point deadline) {
+  const auto start = Clock::now();
+  std::shared_ptr<Collection> c = StartOrJoin(deadline);
+
+  Families out;
+  std::vector<std::pair<std::string, Outcome>> results;
+  bool up, done;
+  std::optional<ServerInfo> server;
+  double seconds;
+  {
+    std::unique_lock<std::mutex> lock(c->mu);
+    c->cv.wait_until(lock, deadline, [&] { return c->done; });
+    done = c->done;
+    up = c->up && done;
+    server = c->server;
+    seconds = done ? c->seconds
+                   : std::chrono::duration<double>(Clock::now() - start).count();
+    for (size_t i = 0; i < c->outcomes.size(); ++i) {
+      const Outcome& o = c->outcomes[i];
+      if (o.state == Outcome::State::kOk) {
+        out.insert(out.end(), o.families.begin(), o.families.end());
+      }
+      Outcome summary;
+      summary.state = o.state;
+      summary.seconds = o.seconds;
+      results.emplace_back(std::string(core_->collectors[i]->Name()), std::move(summary));
+    }
+  }
+
+  uint64_t scrapes, connection_errors, opened;
+  ServerInfo last_server;
+  bool ever_connected;
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    scrapes = ++core_->scrapes;
+    connection_errors = core_->connection_errors;
+    opened = core_->connections_opened;
+    last_server = core_->last_server;
+    ever_connected = core_->ever_connected;
+  }
+  if (server) {
+    last_server = *server;
+    ever_connected = true;
+  }
+
+  using prometheus::MetricType;
+  bool any_failed = !up;
+  FamilyBuilder success("pg_scrape_collector_success",
+                        "1 if the collector's query and parse succeeded in this "
+                        "scrape.",
+                        MetricType::Gauge);
+  FamilyBuilder duration("pg_scrape_collector_duration_seconds",
+                         "Time the collector's query and parse took.",
+                         MetricType::Gauge);
+  for (const auto& [name, o] : results) {
+    const bool ok = o.state == Outcome::State::kOk;
+    any_failed = any_failed || !ok;
+    success.Add({{"collector", name}}, Bool(ok));
+    duration.Add({{"collector", name}}, o.seconds);
+  }
+  FamilyBuilder("pg_up", "1 if the database answered the last connection "
+                "attempt and version query.", MetricType::Gauge)
+      .Add(Bool(up))
+      .MoveTo(out);
+  if (ever_connected) {
+    FamilyBuilder("pg_static", "Version of the PostgreSQL server (always 1).",
+                  MetricType::Gauge)
+        .Add({{"version", last_server.version},
+              {"short_version", ShortVersion(last_server.version)}},
+             1)
+        .MoveTo(out);
+  }
+  success.MoveTo(out);
+  duration.MoveTo(out);
+  FamilyBuilder("pg_exporter_last_scrape_error",
+                "1 if the database was down or any collector failed in the "
+                "last scrape.", MetricType::Gauge)
+      .Add(Bool(any_failed))
+      .MoveTo(out);
+  FamilyBuilder("pg_exporter_scrapes_total", "Scrapes served.",
+                MetricType::Counter)
+      .Add(static_cast<double>(scrapes))
+      .MoveTo(out);
+  FamilyBuilder("pg_exporter_last_scrape_duration_seconds",
+                "Duration of the last collection from the database.",
+                MetricType::Gauge)
+      .Add(seconds)
+      .MoveTo(out);
+  FamilyBuilder("pgwarden_connections_opened_total",
+                "Database connections opened (1 plus reconnects).",
+                MetricType::Counter)
+      .Add(static_cast<double>(opened))
+      .MoveTo(out);
+  FamilyBuilder("pgwarden_connection_errors_total",
+                "Failed attempts to connect to the database or read its version.",
+                MetricType::Counter)
+      .Add(static_cast<double>(connection_errors))
+      .MoveTo(out);
+  FamilyBuilder("pgwarden_build_info",
+                "pgwarden version and revision (always 1).", MetricType::Gauge)
+      .Add({{"version", PGWARDEN_VERSION}, {"revision", PGWARDEN_REVISION}}, 1)
+      .MoveTo(out);
+  AppendProcessMetrics(out);
+  return out;
+}
+
+TargetStatus Engine::Status() const {
+  TargetStatus s;
+  std::lock_guard<std::mutex> lock(core_->mu);
+  s.target = core_->target;
+  for (const auto& c : core_->collectors) {
+    s.collectors.emplace_back(c->Name());
+    if (c->Name() == "stat_statements") s.pgss_wanted = true;
+  }
+  s.ever_connected = core_->ever_connected;
+  s.up = core_->last_up;
+  s.server_version = core_->last_server.version;
+  s.last_error = core_->last_error;
+  s.pgss_available = core_->last_server.pgss_available;
+  return s;
+}
+
+}  // namespace pgwarden

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "collectors/collector.h"
+#include "exporter/database.h"
+#include "exporter/metrics.h"
+
+namespace pgwarden {
+
+// What the landing page shows about a target.
+struct TargetStatus {
+  std::string target;                  // redacted DSN
+  std::vector<std::string> collectors;  // enabled, in order
+  bool ever_connected = false;
+  bool up = false;
+  std::string server_version;
+  std::string last_error;              // empty when the last scrape was clean
+  bool pgss_wanted = false;            // stat_statements enabled
+  bool pgss_available = false;
+};
+
+// Scrapes one target. Thread-safe: concurrent Scrape() calls share one
+// in-flight collection (single-flight), so the database sees one round of
+// queries however many clients scrape at once, and the target never holds
+// more than one connection.
+class Engine {
+ public:
+  Engine(std::string target_name, std::unique_ptr<Database> database,
+         std::vector<std::unique_ptr<Collector>> collectors);
+  ~Engine();  // waits (at most a few seconds) for an in-flight collection
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Returns the target's families and the self-metrics. Never blocks past
+  // `deadline` (plus scheduling noise): collectors not finished by then
+  // report pg_scrape_collector_success 0.
+  Families Scrape(Clock::time_point deadline);
+
+  TargetStatus Status() const;
+
+ private:
+  struct Core;
+  struct Collection;
+  std::shared_ptr<Collection> StartOrJoin(Clock::time_point deadline);
+
+  std::shared_ptr<Core> core_;
+};
+
+}  // namespace pgwarden

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <gflags/gflags.h>
+
+#include "collectors/collector.h"
+#include "exporter/dsn.h"
+#include "exporter/http_server.h"
+
+DECLARE_string(web_listen_address);
+DECLARE_string(web_telemetry_path);
+DECLARE_string(dsn);
+DECLARE_string(dsn_file);
+DECLARE_string(collectors);
+DECLARE_double(scrape_timeout);
+DECLARE_double(scrape_timeout_offset);
+DECLARE_int32(statement_timeout_ms);
+DECLARE_int32(lock_timeout_ms);
+DECLARE_int32(connect_timeout);
+DECLARE_string(long_running_thresholds);
+DECLARE_int32(blocking_top_roots);
+DECLARE_int32(stat_statements_limit);
+DECLARE_bool(stat_statements_include_query);
+DECLARE_int32(stat_statements_query_length);
+DECLARE_string(log_level);
+
+namespace pgwarden {
+
+// Everything main() needs, validated.
+struct Config {
+  std::string dsn_text;  // contains the password: never log it
+  Dsn dsn;               // with session settings
+  std::vector<std::string> collectors;
+  CollectorOptions collector_options;
+  HttpOptions http;
+};
+
+// Checks argv before gflags sees it, so unknown flags and bad values end
+// with our one-line reason and exit code 2 instead of gflags' exit 1.
+// Returns "" when fine.
+std::string CheckArgs(int argc, char** argv);
+
+// Builds the Config from parsed flags and the environment
+// (DATA_SOURCE_NAME). Throws std::invalid_argument with a one-line reason.
+Config LoadConfig();
+
+// --help text: every pgwarden flag with its meaning and default.
+std::string HelpText();
+
+// "60,300" -> {60, 300}; throws std::invalid_argument.
+std::vector<double> ParseThresholds(const std::string& text);
+
+}  // namespace pgwarden

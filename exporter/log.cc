@@ -1,0 +1,70 @@
+#include "exporter/log.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <string>
+
+namespace pgwarden {
+namespace {
+
+std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
+std::mutex log_mutex;
+
+const char* LevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
+}  // namespace
+
+bool SetLogLevel(std::string_view name) {
+  for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn,
+                         LogLevel::kError}) {
+    if (name == LevelName(level)) {
+      min_level = static_cast<int>(level);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Log(LogLevel level, std::string_view message) {
+  if (static_cast<int>(level) < min_level) return;
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char ts[32];
+  std::strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string line = "ts=";
+  line += ts;
+  line += "." + std::to_string(1000 + millis).substr(1) + "Z level=";
+  line += LevelName(level);
+  line += " msg=\"";
+  for (char c : message) {
+    if (c == '"' || c == '\\') {
+      line += '\\';
+      line += c;
+    } else if (c == '\n') {
+      line += "\\n";
+    } else {
+      line += c;
+    }
+  }
+  line += "\"\n";
+  std::lock_guard<std::mutex> lock(log_mutex);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace pgwarden

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string_view>
+
+namespace pgwarden {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+
+// Sets the lowest level written; "debug", "info", "warn" or "error".
+// Returns false for any other name.
+bool SetLogLevel(std::string_view name);
+
+// Writes one logfmt line to stderr: ts=... level=... msg="...". Thread-safe.
+// Callers must never pass a password: log a RedactedDsn, not the DSN.
+void Log(LogLevel level, std::string_view message);
+
+}  // namespace pgwarden

@@ -1,0 +1,152 @@
+#include "exporter/metrics.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace pgwarden {
+
+FamilyBuilder::FamilyBuilder(std::string name, std::string help,
+                             prometheus::MetricType type) {
+  family_.name = std::move(name);
+  family_.help = std::move(help);
+  family_.type = type;
+}
+
+FamilyBuilder& FamilyBuilder::Add(const Labels& labels, double value) {
+  prometheus::ClientMetric metric;
+  metric.label.reserve(labels.size());
+  for (const auto& [name, label_value] : labels) {
+    prometheus::ClientMetric::Label label;
+    label.name = name;
+    label.value = SanitizeLabelValue(label_value);
+    metric.label.push_back(std::move(label));
+  }
+  switch (family_.type) {
+    case prometheus::MetricType::Counter:
+      metric.counter.value = value;
+      break;
+    case prometheus::MetricType::Gauge:
+      metric.gauge.value = value;
+      break;
+    default:
+      metric.untyped.value = value;
+      break;
+  }
+  family_.metric.push_back(std::move(metric));
+  return *this;
+}
+
+void FamilyBuilder::MoveTo(std::vector<prometheus::MetricFamily>& out) {
+  if (!family_.metric.empty()) out.push_back(std::move(family_));
+}
+
+void FamilyBuilder::MoveToAlways(std::vector<prometheus::MetricFamily>& out) {
+  out.push_back(std::move(family_));
+}
+
+void Aggregate::Touch(const std::vector<std::string>& key, double initial) {
+  values_.emplace(key, initial);
+}
+
+void Aggregate::Put(const std::vector<std::string>& key, double value) {
+  auto [it, inserted] = values_.emplace(key, value);
+  if (inserted) return;
+  if (mode_ == Mode::kSum) {
+    it->second += value;
+  } else {
+    it->second = std::max(it->second, value);
+  }
+}
+
+void Aggregate::EmitTo(FamilyBuilder& family,
+                       const std::vector<std::string>& label_names) const {
+  for (const auto& [key, value] : values_) {
+    Labels labels;
+    labels.reserve(label_names.size());
+    for (size_t i = 0; i < label_names.size() && i < key.size(); ++i) {
+      labels.emplace_back(label_names[i], key[i]);
+    }
+    family.Add(labels, value);
+  }
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  size_t len;
+  unsigned min_second = 0x80, max_second = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) min_second = 0xA0;   // overlong
+    if (c == 0xED) max_second = 0x9F;   // surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) min_second = 0x90;   // overlong
+    if (c == 0xF4) max_second = 0x8F;   // > U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  if (b(i + 1) < min_second || b(i + 1) > max_second) return 0;
+  for (size_t k = 2; k < len; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+  }
+  return len;
+}
+
+}  // namespace
+
+std::string SanitizeLabelValue(std::string_view value) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  static constexpr std::string_view kEllipsis = "...";
+  std::string out;
+  out.reserve(std::min(value.size(), kMaxLabelValueBytes));
+  size_t i = 0;
+  while (i < value.size()) {
+    const size_t len = Utf8SequenceLength(value, i);
+    const std::string_view piece = len ? value.substr(i, len) : kReplacement;
+    if (out.size() + piece.size() > kMaxLabelValueBytes - kEllipsis.size()) {
+      out.append(kEllipsis);
+      break;
+    }
+    out.append(piece);
+    i += len ? len : 1;
+  }
+  return out;
+}
+
+std::string EscapeHelp(std::string_view help) {
+  std::string out;
+  out.reserve(help.size());
+  for (char c : help) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return SanitizeLabelValue(out);
+}
+
+std::string SanitizeNameFragment(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    out += std::isalnum(u) && u < 0x80 ? static_cast<char>(std::tolower(u)) : '_';
+  }
+  if (out.empty() || std::isdigit(static_cast<unsigned char>(out[0]))) {
+    out.insert(out.begin(), '_');
+  }
+  return out;
+}
+
+}  // namespace pgwarden

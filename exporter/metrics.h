@@ -1,0 +1,73 @@
+#pragma once
+
+#include <initializer_list>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <prometheus/metric_family.h>
+
+namespace pgwarden {
+
+using Families = std::vector<prometheus::MetricFamily>;
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+// Label values longer than this are cut (at a UTF-8 boundary) and end in "...".
+inline constexpr size_t kMaxLabelValueBytes = 1024;
+
+// Builds one metric family. Every label value passes through
+// SanitizeLabelValue, so database text (names, application_name, query text)
+// can never produce invalid exposition output.
+class FamilyBuilder {
+ public:
+  FamilyBuilder(std::string name, std::string help, prometheus::MetricType type);
+
+  FamilyBuilder& Add(const Labels& labels, double value);
+  FamilyBuilder& Add(double value) { return Add(Labels{}, value); }
+
+  bool empty() const { return family_.metric.empty(); }
+  // Moves the family into `out` unless it has no samples.
+  void MoveTo(std::vector<prometheus::MetricFamily>& out);
+  // Moves the family into `out` even when empty (it then prints HELP/TYPE).
+  void MoveToAlways(std::vector<prometheus::MetricFamily>& out);
+
+ private:
+  prometheus::MetricFamily family_;
+};
+
+// Accumulates gauge samples keyed by label values, keeping the maximum or the
+// sum per key. Output order is the key order, so it is stable across scrapes.
+class Aggregate {
+ public:
+  enum class Mode { kSum, kMax };
+  explicit Aggregate(Mode mode) : mode_(mode) {}
+  // Ensures the key exists (a zero-filled series) without changing its value.
+  void Touch(const std::vector<std::string>& key, double initial = 0);
+  void Put(const std::vector<std::string>& key, double value);
+  // Emits one sample per key, with `label_names` paired to the key's values.
+  void EmitTo(FamilyBuilder& family,
+              const std::vector<std::string>& label_names) const;
+
+ private:
+  Mode mode_;
+  std::map<std::vector<std::string>, double> values_;
+};
+
+// Valid UTF-8, at most kMaxLabelValueBytes: invalid sequences become U+FFFD.
+// Quote, backslash and newline stay; the serializer escapes them.
+std::string SanitizeLabelValue(std::string_view value);
+
+// Escapes HELP text as the exposition format requires (\\ and \n).
+// prometheus-cpp 1.0.1 writes HELP raw.
+std::string EscapeHelp(std::string_view help);
+
+// Turns arbitrary text into a valid metric-name fragment: [a-zA-Z0-9_],
+// lowercased, never starting with a digit.
+std::string SanitizeNameFragment(std::string_view text);
+
+// Gauge 1.0/0.0 for a boolean.
+inline double Bool(bool b) { return b ? 1.0 : 0.0; }
+
+}  // namespace pgwarden

@@ -1,0 +1,72 @@
+#include "exporter/rows.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace pgwarden {
+
+void Rows::Add(Row row) {
+  if (row.size() != columns_.size()) {
+    throw std::invalid_argument("row has " + std::to_string(row.size()) +
+                                " cells for " +
+                                std::to_string(columns_.size()) + " columns");
+  }
+  rows_.push_back(std::move(row));
+}
+
+int Rows::Column(std::string_view name) const {
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    if (columns_[i] == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+const Rows::Cell& RowView::Get(std::string_view column) const {
+  static const Rows::Cell kNull;
+  const int i = rows_.Column(column);
+  if (i < 0) return kNull;
+  return rows_.row(index_)[static_cast<size_t>(i)];
+}
+
+std::string RowView::Text(std::string_view column, std::string fallback) const {
+  const Rows::Cell& cell = Get(column);
+  return cell ? *cell : fallback;
+}
+
+std::optional<double> RowView::Number(std::string_view column) const {
+  const Rows::Cell& cell = Get(column);
+  if (!cell) return std::nullopt;
+  return ParseNumber(*cell);
+}
+
+double RowView::NumberOr(std::string_view column, double fallback) const {
+  return Number(column).value_or(fallback);
+}
+
+std::optional<double> ParseNumber(std::string_view text) {
+  if (text == "t" || text == "true" || text == "on") return 1.0;
+  if (text == "f" || text == "false" || text == "off") return 0.0;
+  if (text == "NaN") return std::nan("");
+  if (text == "Infinity") return HUGE_VAL;
+  if (text == "-Infinity") return -HUGE_VAL;
+  if (text.empty() || text.size() > 64) return std::nullopt;
+  char buf[65];
+  text.copy(buf, text.size());
+  buf[text.size()] = '\0';
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(buf, &end);
+  if (end != buf + text.size() || errno == ERANGE) return std::nullopt;
+  // strtod also accepts hex floats, "inf" and "nan" spellings PostgreSQL
+  // never prints; refuse them so odd text does not become a sample.
+  for (char c : text) {
+    if (c == 'x' || c == 'X' || c == 'i' || c == 'I' || c == 'n' || c == 'N') {
+      return std::nullopt;
+    }
+  }
+  return value;
+}
+
+}  // namespace pgwarden

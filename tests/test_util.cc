@@ -1,0 +1,114 @@
+#include "tests/test_util.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+namespace pgwarden::testing {
+
+Rows MakeRows(std::vector<std::string> columns,
+              std::vector<std::vector<std::string>> cells) {
+  Rows rows(std::move(columns));
+  for (auto& r : cells) {
+    Rows::Row row;
+    for (auto& c : r) {
+      if (c == "\\N") {
+        row.emplace_back(std::nullopt);
+      } else {
+        row.emplace_back(std::move(c));
+      }
+    }
+    rows.Add(std::move(row));
+  }
+  return rows;
+}
+
+const prometheus::MetricFamily* FindFamily(const Families& families,
+                                           const std::string& name) {
+  const prometheus::MetricFamily* found = nullptr;
+  for (const auto& f : families) {
+    if (f.name == name) {
+      EXPECT_EQ(found, nullptr) << "family " << name << " appears twice";
+      found = &f;
+    }
+  }
+  return found;
+}
+
+namespace {
+
+bool Matches(const prometheus::ClientMetric& m,
+             const std::map<std::string, std::string>& labels) {
+  for (const auto& [k, v] : labels) {
+    bool ok = false;
+    for (const auto& l : m.label) ok = ok || (l.name == k && l.value == v);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+double Value(const prometheus::MetricFamily& f, const prometheus::ClientMetric& m) {
+  switch (f.type) {
+    case prometheus::MetricType::Counter: return m.counter.value;
+    case prometheus::MetricType::Gauge: return m.gauge.value;
+    default: return m.untyped.value;
+  }
+}
+
+}  // namespace
+
+std::optional<double> Sample(const Families& families, const std::string& name,
+                             const std::map<std::string, std::string>& labels) {
+  const auto* f = FindFamily(families, name);
+  if (!f) return std::nullopt;
+  std::optional<double> out;
+  for (const auto& m : f->metric) {
+    if (!Matches(m, labels)) continue;
+    EXPECT_FALSE(out.has_value()) << "more than one sample of " << name << " matches";
+    out = Value(*f, m);
+  }
+  return out;
+}
+
+size_t SampleCount(const Families& families, const std::string& name) {
+  const auto* f = FindFamily(families, name);
+  return f ? f->metric.size() : 0;
+}
+
+double SumSamples(const Families& families, const std::string& name,
+                  const std::map<std::string, std::string>& labels) {
+  const auto* f = FindFamily(families, name);
+  double sum = 0;
+  if (!f) return 0;
+  for (const auto& m : f->metric) {
+    if (Matches(m, labels)) sum += Value(*f, m);
+  }
+  return sum;
+}
+
+int PromtoolCheck(const std::string& text, std::string* output) {
+  if (system("command -v promtool >/dev/null 2>&1") != 0) return -1;
+  char in_path[] = "/tmp/pgwarden-promtool-in-XXXXXX";
+  const int fd = mkstemp(in_path);
+  if (fd < 0) return -1;
+  {
+    std::ofstream in(in_path);
+    in << text;
+  }
+  close(fd);
+  const std::string out_path = std::string(in_path) + ".out";
+  const std::string cmd = std::string("promtool check metrics < ") + in_path +
+                          " > " + out_path + " 2>&1";
+  const int status = system(cmd.c_str());
+  std::ifstream out(out_path);
+  output->assign(std::istreambuf_iterator<char>(out), std::istreambuf_iterator<char>());
+  std::remove(in_path);
+  std::remove(out_path.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace pgwarden::testing
