@@ -1,5 +1,6 @@
 #include "exporter/engine.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <thread>
 
@@ -59,6 +60,9 @@ struct Engine::Core {
   bool last_pgss_available = false;
 
   void Collect(Collection& c, Clock::time_point deadline);
+  // Publishes a finished collection: target state, logs, then wakes waiters.
+  void Finish(Collection& c);
+  void NotePgssState(const ServerInfo& server);  // requires mu
 };
 
 void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
@@ -156,63 +160,80 @@ std::shared_ptr<Engine::Collection> Engine::StartOrJoin(Clock::time_point deadli
   // server) can finish safely after every waiter has gone.
   std::thread([core = core_, c, deadline] {
     core->Collect(*c, deadline);
-    const uint64_t opened = core->database->ConnectionsOpened();
-    std::string first_error = c->error;
-    bool up;
-    std::optional<ServerInfo> server;
-    {
-      std::lock_guard<std::mutex> lock(c->mu);
-      c->done = true;
-      c->seconds = std::chrono::duration<double>(Clock::now() - c->started).count();
-      up = c->up;
-      server = c->server;
-      for (size_t i = 0; first_error.empty() && i < c->outcomes.size(); ++i) {
-        if (c->outcomes[i].state == Outcome::State::kFailed) {
-          first_error = std::string(core->collectors[i]->Name()) + ": " +
-                        c->outcomes[i].error;
-        }
-      }
-    }
-    c->cv.notify_all();
-
-    std::lock_guard<std::mutex> lock(core->mu);
-    // Log state changes, not every scrape: a down database must not flood
-    // the log at the scrape rate.
-    if (first_error != core->last_error && !first_error.empty()) {
-      Log(LogLevel::kError, "scrape of " + core->target + " failed: " + first_error);
-    } else if (first_error.empty() && !core->last_error.empty()) {
-      Log(LogLevel::kInfo, "scrape of " + core->target + " recovered");
-    }
-    if (!c->error.empty()) ++core->connection_errors;
-    core->last_error = first_error;
-    core->last_up = up;
-    core->connections_opened = opened;
-    if (server) {
-      core->ever_connected = true;
-      core->last_server = *server;
-      const bool wanted = std::any_of(
-          core->collectors.begin(), core->collectors.end(),
-          [](const auto& col) { return col->Name() == "stat_statements"; });
-      if (wanted && (!core->pgss_state_logged ||
-                     core->last_pgss_available != server->pgss_available)) {
-        if (!server->pgss_available) {
-          Log(LogLevel::kWarn,
-              "pg_stat_statements is not available in " + core->target +
-                  "; stat_statements emits only pg_stat_statements_available 0."
-                  " To enable: add pg_stat_statements to shared_preload_libraries"
-                  " (restart), then CREATE EXTENSION pg_stat_statements;");
-        } else if (core->pgss_state_logged) {
-          Log(LogLevel::kInfo, "pg_stat_statements is now available in " + core->target);
-        }
-        core->pgss_state_logged = true;
-        core->last_pgss_available = server->pgss_available;
-      }
-    }
-    core->inflight.reset();
-    core->idle_cv.notify_all();
+    core->Finish(*c);
   }).detach();
   return c;
 }
+
+void Engine::Core::Finish(Collection& c) {
+  const uint64_t opened = database->ConnectionsOpened();
+  std::string first_error;
+  bool up;
+  std::optional<ServerInfo> server;
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.seconds = std::chrono::duration<double>(Clock::now() - c.started).count();
+    up = c.up;
+    server = c.server;
+    first_error = c.error;
+    for (size_t i = 0; first_error.empty() && i < c.outcomes.size(); ++i) {
+      if (c.outcomes[i].state == Outcome::State::kFailed) {
+        first_error = std::string(collectors[i]->Name()) + ": " + c.outcomes[i].error;
+      }
+    }
+  }
+  // The target's state is published before waiters wake, so a scrape that
+  // returns has already updated the landing page and counters.
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    // Log state changes, not every scrape: a down database must not flood
+    // the log at the scrape rate.
+    if (first_error != last_error && !first_error.empty()) {
+      Log(LogLevel::kError, "scrape of " + target + " failed: " + first_error);
+    } else if (first_error.empty() && !last_error.empty()) {
+      Log(LogLevel::kInfo, "scrape of " + target + " recovered");
+    }
+    if (!c.error.empty()) ++connection_errors;
+    last_error = first_error;
+    last_up = up;
+    connections_opened = opened;
+    if (server) {
+      ever_connected = true;
+      last_server = *server;
+      NotePgssState(*server);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.done = true;
+  }
+  c.cv.notify_all();
+  std::lock_guard<std::mutex> lock(mu);
+  inflight.reset();
+  idle_cv.notify_all();
+}
+
+void Engine::Core::NotePgssState(const ServerInfo& server) {
+  const bool wanted =
+      std::any_of(collectors.begin(), collectors.end(),
+                  [](const auto& col) { return col->Name() == "stat_statements"; });
+  if (!wanted ||
+      (pgss_state_logged && last_pgss_available == server.pgss_available)) {
+    return;
+  }
+  if (!server.pgss_available) {
+    Log(LogLevel::kWarn,
+        "pg_stat_statements is not available in " + target +
+            "; stat_statements emits only pg_stat_statements_available 0."
+            " To enable: add pg_stat_statements to shared_preload_libraries"
+            " (restart), then CREATE EXTENSION pg_stat_statements;");
+  } else if (pgss_state_logged) {
+    Log(LogLevel::kInfo, "pg_stat_statements is now available in " + target);
+  }
+  pgss_state_logged = true;
+  last_pgss_available = server.pgss_available;
+}
+
 
 Families Engine::Scrape(Clock::time_point deadline) {
   const auto start = Clock::now();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unordered_set>
 
 namespace pgwarden {
 
@@ -37,19 +38,49 @@ FamilyBuilder& FamilyBuilder::Add(const Labels& labels, double value) {
 }
 
 void FamilyBuilder::MoveTo(std::vector<prometheus::MetricFamily>& out) {
-  if (!family_.metric.empty()) out.push_back(std::move(family_));
+  if (!family_.metric.empty()) MoveToAlways(out);
 }
 
 void FamilyBuilder::MoveToAlways(std::vector<prometheus::MetricFamily>& out) {
+  // Distinct database text can sanitize to one label value (two invalid
+  // UTF-8 names, two long strings with one prefix). A duplicate series makes
+  // Prometheus reject the whole scrape, so the first one wins.
+  if (family_.metric.size() > 1) {
+    std::unordered_set<std::string> seen;
+    auto& metrics = family_.metric;
+    metrics.erase(std::remove_if(metrics.begin(), metrics.end(),
+                                 [&](const prometheus::ClientMetric& m) {
+                                   std::string key;
+                                   for (const auto& l : m.label) {
+                                     key += l.value;
+                                     key += '\0';
+                                   }
+                                   return !seen.insert(std::move(key)).second;
+                                 }),
+                  metrics.end());
+  }
   out.push_back(std::move(family_));
 }
 
+namespace {
+
+std::vector<std::string> SanitizedKey(const std::vector<std::string>& key) {
+  std::vector<std::string> out;
+  out.reserve(key.size());
+  for (const auto& v : key) out.push_back(SanitizeLabelValue(v));
+  return out;
+}
+
+}  // namespace
+
 void Aggregate::Touch(const std::vector<std::string>& key, double initial) {
-  values_.emplace(key, initial);
+  values_.emplace(SanitizedKey(key), initial);
 }
 
 void Aggregate::Put(const std::vector<std::string>& key, double value) {
-  auto [it, inserted] = values_.emplace(key, value);
+  // Keys are sanitized first so that values whose labels will print the
+  // same are combined rather than emitted twice.
+  auto [it, inserted] = values_.emplace(SanitizedKey(key), value);
   if (inserted) return;
   if (mode_ == Mode::kSum) {
     it->second += value;
@@ -105,18 +136,21 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 std::string SanitizeLabelValue(std::string_view value) {
   static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
   static constexpr std::string_view kEllipsis = "...";
+  // Idempotent: a value that is already valid and short enough comes back
+  // unchanged, so sanitizing twice (keys, then labels) changes nothing.
   std::string out;
-  out.reserve(std::min(value.size(), kMaxLabelValueBytes));
+  out.reserve(std::min(value.size(), kMaxLabelValueBytes + 4));
+  size_t last_fit = 0;  // longest prefix of `out` that leaves room for "..."
   size_t i = 0;
-  while (i < value.size()) {
+  while (i < value.size() && out.size() <= kMaxLabelValueBytes) {
     const size_t len = Utf8SequenceLength(value, i);
-    const std::string_view piece = len ? value.substr(i, len) : kReplacement;
-    if (out.size() + piece.size() > kMaxLabelValueBytes - kEllipsis.size()) {
-      out.append(kEllipsis);
-      break;
-    }
-    out.append(piece);
+    out.append(len ? value.substr(i, len) : kReplacement);
     i += len ? len : 1;
+    if (out.size() <= kMaxLabelValueBytes - kEllipsis.size()) last_fit = out.size();
+  }
+  if (i < value.size() || out.size() > kMaxLabelValueBytes) {
+    out.resize(last_fit);
+    out.append(kEllipsis);
   }
   return out;
 }

@@ -112,3 +112,44 @@ int PromtoolCheck(const std::string& text, std::string* output) {
 }
 
 }  // namespace pgwarden::testing
+
+#include "exporter/text.h"
+
+namespace pgwarden::testing {
+
+std::vector<std::string> HostileStrings() {
+  return {
+      "quote\"s",
+      "back\\slash",
+      "new\nline",
+      "} 1\nfake_metric 1",
+      "\"} 1\nfake_metric{a=\"b\"} 1\n#",
+      "bad utf8 \xC3\x28 \xFF\xFE end",
+      std::string(10 * 1024, 'x'),
+      "tab\there",
+      "",
+  };
+}
+
+::testing::AssertionResult ValidExposition(const Families& families,
+                                           bool allow_lint) {
+  const std::string text = Serialize(families);
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (text.compare(pos, 11, "fake_metric") == 0) {
+      return ::testing::AssertionFailure() << "injected series at offset " << pos;
+    }
+    pos = text.find('\n', pos);
+    if (pos == std::string::npos) break;
+    ++pos;
+  }
+  std::string output;
+  const int rc = PromtoolCheck(text, &output);
+  if (rc != 0 && !(allow_lint && rc == 3)) {
+    return ::testing::AssertionFailure()
+           << "promtool check metrics exit " << rc << ": " << output;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace pgwarden::testing

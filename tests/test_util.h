@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "exporter/metrics.h"
 #include "exporter/rows.h"
 
@@ -32,5 +34,18 @@ double SumSamples(const Families& families, const std::string& name,
 // Runs `promtool check metrics` on `text`; returns its exit code and puts
 // its output in *output. -1 when promtool is not installed.
 int PromtoolCheck(const std::string& text, std::string* output);
+
+}  // namespace pgwarden::testing
+
+namespace pgwarden::testing {
+
+// Strings that try to break the exposition format or a naive parser.
+std::vector<std::string> HostileStrings();
+
+// Serializes `families` and checks that promtool accepts it (exit 0; with
+// `allow_lint`, also 3: parses, but a name trips a naming lint) and that no
+// line starts with an injected "fake_metric". Use in EXPECT/ASSERT.
+::testing::AssertionResult ValidExposition(const Families& families,
+                                           bool allow_lint = false);
 
 }  // namespace pgwarden::testing

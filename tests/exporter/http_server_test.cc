@@ -1,1 +1,177 @@
+#include "exporter/http_server.h"
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "tests/test_util.h"
+
+namespace pgwarden {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Response {
+  int status = 0;
+  std::string headers;
+  std::string body;
+};
+
+// A plain-socket HTTP/1.1 client, so the test needs no curl.
+Response Get(int port, const std::string& path, const std::string& extra = "") {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n" +
+                              extra + "Connection: close\r\n\r\n";
+  EXPECT_EQ(send(fd, request.data(), request.size(), 0),
+            static_cast<ssize_t>(request.size()));
+  std::string raw;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) raw.append(buf, static_cast<size_t>(n));
+  close(fd);
+  Response r;
+  const size_t end = raw.find("\r\n\r\n");
+  if (end == std::string::npos) return r;
+  r.headers = raw.substr(0, end);
+  r.body = raw.substr(end + 4);
+  std::sscanf(raw.c_str(), "HTTP/1.1 %d", &r.status);
+  return r;
+}
+
+std::string Gunzip(const std::string& data) {
+  z_stream zs{};
+  inflateInit2(&zs, 15 + 16);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  std::string out(1 << 20, '\0');
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  inflateEnd(&zs);
+  return out;
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HttpOptions options;
+    options.listen_address = "127.0.0.1:0";
+    options.scrape_timeout = std::chrono::milliseconds(7000);
+    HttpHandlers handlers;
+    handlers.scrape = [this](Clock::time_point deadline) {
+      last_budget_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - Clock::now()).count();
+      Families out;
+      FamilyBuilder("pg_up", "up", prometheus::MetricType::Gauge).Add(1).MoveTo(out);
+      FamilyBuilder("x", "x", prometheus::MetricType::Gauge)
+          .Add({{"app", "<script>\"} 1\nfake_metric 1"}}, 2)
+          .MoveTo(out);
+      return out;
+    };
+    handlers.status = [] {
+      TargetStatus s;
+      s.target = "host=db <b>";
+      s.collectors = {"locks"};
+      s.ever_connected = true;
+      s.pgss_wanted = true;
+      s.last_error = "boom <i>";
+      return s;
+    };
+    server_ = std::make_unique<HttpServer>(options, handlers);
+    port_ = server_->Ports().at(0);
+  }
+
+  std::unique_ptr<HttpServer> server_;
+  int port_ = 0;
+  long last_budget_ms_ = 0;
+};
+
+TEST_F(HttpServerTest, ServesMetrics) {
+  const Response r = Get(port_, "/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.headers, HasSubstr("Content-Type: text/plain; version=0.0.4; charset=utf-8"));
+  EXPECT_THAT(r.headers, Not(HasSubstr("Content-Encoding")));
+  EXPECT_THAT(r.body, HasSubstr("pg_up 1\n"));
+  EXPECT_THAT(r.body, Not(HasSubstr("\nfake_metric")));
+  EXPECT_GT(last_budget_ms_, 6000);  // --scrape_timeout without the header
+}
+
+TEST_F(HttpServerTest, GzipWhenAccepted) {
+  const Response plain = Get(port_, "/metrics");
+  const Response r = Get(port_, "/metrics", "Accept-Encoding: gzip\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.headers, HasSubstr("Content-Encoding: gzip"));
+  EXPECT_EQ(Gunzip(r.body), plain.body);
+}
+
+TEST_F(HttpServerTest, PrometheusTimeoutHeaderShortensTheDeadline) {
+  Get(port_, "/metrics", "X-Prometheus-Scrape-Timeout-Seconds: 2\r\n");
+  EXPECT_LE(last_budget_ms_, 1500);  // 2 s minus the 0.5 s offset
+  EXPECT_GT(last_budget_ms_, 1000);
+}
+
+TEST_F(HttpServerTest, UnknownPathsAre404) {
+  for (const char* path : {"/nope", "/metrics/extra", "/metricsx", "/healthz/x"}) {
+    EXPECT_EQ(Get(port_, path).status, 404) << path;
+  }
+}
+
+TEST_F(HttpServerTest, LandingPageAndHealth) {
+  const Response health = Get(port_, "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "ok\n");
+  const Response landing = Get(port_, "/");
+  EXPECT_EQ(landing.status, 200);
+  EXPECT_THAT(landing.headers, HasSubstr("text/html"));
+  EXPECT_THAT(landing.body, HasSubstr("href=\"/metrics\""));
+  EXPECT_THAT(landing.body, HasSubstr("host=db &lt;b&gt;"));
+  EXPECT_THAT(landing.body, HasSubstr("boom &lt;i&gt;"));
+  EXPECT_THAT(landing.body, HasSubstr("CREATE EXTENSION pg_stat_statements"));
+}
+
+TEST(HttpServerStartTest, PortInUseIsAClearError) {
+  HttpOptions options;
+  options.listen_address = "127.0.0.1:0";
+  HttpHandlers handlers;
+  handlers.scrape = [](Clock::time_point) { return Families{}; };
+  handlers.status = [] { return TargetStatus{}; };
+  HttpServer first(options, handlers);
+  options.listen_address = "127.0.0.1:" + std::to_string(first.Ports().at(0));
+  try {
+    HttpServer second(options, handlers);
+    FAIL() << "second server on the same port started";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("cannot listen on \"127.0.0.1:"));
+  }
+}
+
+TEST(ScrapeDeadlineTest, HeaderMinusOffsetCappedByFlag) {
+  HttpOptions o;
+  o.scrape_timeout = std::chrono::milliseconds(10000);
+  o.scrape_timeout_offset = std::chrono::milliseconds(500);
+  const auto now = Clock::now();
+  auto ms = [&](Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t - now).count();
+  };
+  EXPECT_EQ(ms(ScrapeDeadline(now, "", o)), 10000);
+  EXPECT_EQ(ms(ScrapeDeadline(now, "4", o)), 3500);
+  EXPECT_EQ(ms(ScrapeDeadline(now, "2.25", o)), 1750);
+  EXPECT_EQ(ms(ScrapeDeadline(now, "60", o)), 10000);
+  EXPECT_EQ(ms(ScrapeDeadline(now, "0.3", o)), 100);  // floor
+  EXPECT_EQ(ms(ScrapeDeadline(now, "junk", o)), 10000);
+  EXPECT_EQ(ms(ScrapeDeadline(now, "-5", o)), 10000);
+}
+
+}  // namespace
+}  // namespace pgwarden
