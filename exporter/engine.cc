@@ -248,7 +248,10 @@ Families Engine::Scrape(Clock::time_point deadline) {
     std::unique_lock<std::mutex> lock(c->mu);
     c->cv.wait_until(lock, deadline, [&] { return c->done; });
     done = c->done;
-    up = c->up && done;
+    // Up means the server answered the connection and version query; a
+    // collector that ran out of time is that collector's failure, not the
+    // database's.
+    up = c->up;
     server = c->server;
     seconds = done ? c->seconds
                    : std::chrono::duration<double>(Clock::now() - start).count();

@@ -1,2 +1,98 @@
+// Micro-benchmarks of the per-scrape CPU work that does not involve the
+// database: parsing canned rows, building families, serializing, gzip.
 #include <benchmark/benchmark.h>
+
+#include "collectors/collector.h"
+#include "exporter/text.h"
+#include "tests/test_util.h"
+
+namespace pgwarden {
+namespace {
+
+Rows ActivityRows(int sessions) {
+  std::vector<std::vector<std::string>> cells;
+  for (int i = 0; i < sessions; ++i) {
+    cells.push_back({"session", "db" + std::to_string(i % 5), i % 3 ? "idle" : "active",
+                     "user" + std::to_string(i % 7), "app" + std::to_string(i),
+                     "client backend", "Client", "ClientRead", "1", "12.5", "3", "4", "0",
+                     "0", "0", "0"});
+  }
+  for (int d = 0; d < 5; ++d) {
+    cells.push_back({"database", "db" + std::to_string(d), "\\N", "\\N", "\\N", "\\N", "\\N",
+                     "\\N", "0", "\\N", "\\N", "\\N", "\\N", "\\N", "\\N", "\\N"});
+  }
+  return testing::MakeRows(
+      {"kind", "datname", "state", "usename", "application_name", "backend_type",
+       "wait_event_type", "wait_event", "count", "max_tx_duration", "max_query_duration",
+       "max_state_duration", "long_0", "long_1", "long_2", "long_3"},
+      cells);
+}
+
+Rows SettingsRows(int n) {
+  std::vector<std::vector<std::string>> cells;
+  for (int i = 0; i < n; ++i) {
+    cells.push_back({"setting_" + std::to_string(i), std::to_string(i * 8), i % 2 ? "kB" : "ms",
+                     "integer", "A setting used by the benchmark.", "f"});
+  }
+  return testing::MakeRows(
+      {"name", "setting", "unit", "vartype", "short_desc", "pending_restart"}, cells);
+}
+
+void BM_ParseActivity(benchmark::State& state) {
+  auto c = std::move(CreateCollectors({"activity"}, CollectorOptions{}).at(0));
+  const Rows rows = ActivityRows(static_cast<int>(state.range(0)));
+  for (auto _ : state) {
+    Families out;
+    c->Parse(ServerInfo{}, rows, out);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_ParseActivity)->Arg(10)->Arg(100)->Arg(1000);
+
+void BM_ParseSettings(benchmark::State& state) {
+  auto c = std::move(CreateCollectors({"settings"}, CollectorOptions{}).at(0));
+  const Rows rows = SettingsRows(350);
+  for (auto _ : state) {
+    Families out;
+    c->Parse(ServerInfo{}, rows, out);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_ParseSettings);
+
+Families TypicalScrape() {
+  Families out;
+  CreateCollectors({"activity"}, CollectorOptions{})[0]->Parse(ServerInfo{}, ActivityRows(100), out);
+  CreateCollectors({"settings"}, CollectorOptions{})[0]->Parse(ServerInfo{}, SettingsRows(350), out);
+  return out;
+}
+
+void BM_Serialize(benchmark::State& state) {
+  const Families families = TypicalScrape();
+  size_t bytes = 0;
+  for (auto _ : state) {
+    const std::string text = Serialize(families);
+    bytes = text.size();
+    benchmark::DoNotOptimize(text);
+  }
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_Serialize);
+
+void BM_Gzip(benchmark::State& state) {
+  const std::string text = Serialize(TypicalScrape());
+  for (auto _ : state) benchmark::DoNotOptimize(Gzip(text));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+}
+BENCHMARK(BM_Gzip);
+
+void BM_SanitizeLabelValue(benchmark::State& state) {
+  const std::string value = "SELECT * FROM orders WHERE customer = $1 AND status <> $2";
+  for (auto _ : state) benchmark::DoNotOptimize(SanitizeLabelValue(value));
+}
+BENCHMARK(BM_SanitizeLabelValue);
+
+}  // namespace
+}  // namespace pgwarden
+
 BENCHMARK_MAIN();
