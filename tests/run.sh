@@ -48,6 +48,11 @@ echo "== unit, integration and end-to-end tests (PostgreSQL $("$PG_BIN/postgres"
 fresh_cluster pg-main
 (cd build/ci && ctest --output-on-failure --timeout 600)
 
+echo "== demo self-check (deploy/demo.sh on free ports)"
+PGWARDEN_PORT=$(pg_free_port) DEMO_PG_PORT=$(pg_free_port) DEMO_SECONDS=1 DEMO_CHECK=1 \
+  ./deploy/demo.sh >"$WORK/demo.log" 2>&1 || { cat "$WORK/demo.log"; exit 1; }
+grep -E "demo check passed" "$WORK/demo.log"
+
 echo "== micro-benchmark smoke run"
 build/ci/tests/micro_bench --benchmark_min_time=0.01 >"$WORK/bench.txt"
 tail -n +4 "$WORK/bench.txt"
