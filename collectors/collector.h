@@ -22,6 +22,12 @@ struct ServerInfo {
   bool pgss_available = false;
   std::string pgss_schema;      // schema holding the extension
   int pgss_version_num = 0;     // extversion "1.10" -> 11000
+
+  bool operator==(const ServerInfo& o) const {
+    return version_num == o.version_num && version == o.version &&
+           in_recovery == o.in_recovery && pgss_available == o.pgss_available &&
+           pgss_schema == o.pgss_schema && pgss_version_num == o.pgss_version_num;
+  }
 };
 
 // One catalog query turned into metric families. Implementations are
@@ -39,8 +45,10 @@ class Collector {
   // not exist on this version); Parse then gets empty Rows.
   virtual std::string Query(const ServerInfo& server) const = 0;
 
-  // Rows of that query -> families. Pure: no I/O, no clock. Throws on rows it
-  // cannot make sense of; the engine reports that collector as failed.
+  // Rows of that query -> families. Pure: no I/O, no clock, the same output
+  // for the same (server, rows), which lets the engine reuse the last
+  // result when the rows have not changed. Throws on rows it cannot make
+  // sense of; the engine reports that collector as failed.
   virtual void Parse(const ServerInfo& server, const Rows& rows,
                      Families& out) const = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <set>
+#include <unordered_set>
 #include <string>
 
 #include "collectors/collector.h"
@@ -69,7 +70,8 @@ class SettingsCollector final : public Collector {
   std::string Query(const ServerInfo&) const override { return kSettingsQuery; }
 
   void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
-    std::set<std::string> emitted;
+    std::unordered_set<std::string> emitted;
+    emitted.reserve(rows.size());
     double pending_restart = 0;
     for (size_t i = 0; i < rows.size(); ++i) {
       RowView row(rows, i);
@@ -87,9 +89,15 @@ class SettingsCollector final : public Collector {
           "pg_settings_" + SanitizeNameFragment(name) + conversion->suffix;
       // Two settings that sanitize to one name would be duplicate series.
       if (!emitted.insert(metric).second) continue;
-      std::string help = "Server Parameter: " + row.Text("short_desc");
+      const Rows::Cell& desc = row.Get("short_desc");
+      std::string help;
+      help.reserve(64 + (desc ? desc->size() : 0));
+      help += "Server Parameter: ";
+      if (desc) help += *desc;
       if (*conversion->suffix) {
-        help += std::string(" [Units converted to ") + (conversion->suffix + 1) + ".]";
+        help += " [Units converted to ";
+        help += conversion->suffix + 1;
+        help += ".]";
       }
       // A gauge named *_count (tcp_keepalives_count) fails promtool's lint;
       // untyped keeps postgres_exporter's name and passes.

@@ -59,9 +59,12 @@ BG+=($!)
 # A report that runs for an hour.
 PGAPPNAME=nightly-report "${PSQL[@]}" -d shop -c "SELECT pg_sleep(3600)" >/dev/null 2>&1 &
 BG+=($!)
-# A batch that updated a ledger row and went idle in its transaction...
-(echo "BEGIN; UPDATE ledger SET balance = balance + 1 WHERE id = 1;"; sleep 3600) |
-  PGAPPNAME=billing-batch "${PSQL[@]}" -d shop >/dev/null 2>&1 &
+# A batch that updated a ledger row and went idle in its transaction (a
+# pgbench client sleeping inside its script: one process, stopped by PID)...
+printf 'BEGIN;\nUPDATE ledger SET balance = balance + 1 WHERE id = 1;\n\\sleep 3600 s\nCOMMIT;\n' \
+  >"$DIR/billing-batch.sql"
+PGAPPNAME=billing-batch "$PG_BIN/pgbench" -n -c 1 -t 1 -f "$DIR/billing-batch.sql" \
+  -h 127.0.0.1 -p "$DEMO_PG_PORT" -U postgres shop >/dev/null 2>&1 &
 BG+=($!)
 sleep 1
 # ...so a payment on the same row waits, holding a lock on settlement that a
@@ -129,10 +132,13 @@ if [[ $DEMO_CHECK == 1 ]]; then
   echo "demo check passed"
 fi
 
+# Waiting on a background sleep lets the traps run as soon as a signal comes.
 if [[ $DEMO_SECONDS != 0 ]]; then
-  sleep "$DEMO_SECONDS"
+  sleep "$DEMO_SECONDS" &
 else
   echo
   echo "Press Ctrl-C to stop."
-  while true; do sleep 3600; done
+  sleep infinity &
 fi
+BG+=($!)
+wait $!

@@ -13,7 +13,7 @@ namespace {
 
 struct Outcome {
   enum class State { kPending, kOk, kFailed } state = State::kPending;
-  Families families;
+  std::shared_ptr<const Families> families;  // set when kOk
   double seconds = 0;
   std::string error;
 };
@@ -45,6 +45,15 @@ struct Engine::Core {
   std::string target;
   std::unique_ptr<Database> database;  // used only by the collection thread
   std::vector<std::unique_ptr<Collector>> collectors;
+
+  // The last successful Parse per collector. Touched only by the collection
+  // thread; single-flight means there is one at a time.
+  struct Memo {
+    ServerInfo server;
+    Rows rows;
+    std::shared_ptr<const Families> families;
+  };
+  std::vector<Memo> memo;
 
   mutable std::mutex mu;  // guards everything below
   std::condition_variable idle_cv;
@@ -97,7 +106,9 @@ void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
     }
     Outcome o;
     try {
-      collectors[i]->Parse(server, Rows{}, o.families);
+      auto families = std::make_shared<Families>();
+      collectors[i]->Parse(server, Rows{}, *families);
+      o.families = std::move(families);
       o.state = Outcome::State::kOk;
     } catch (const std::exception& e) {
       o.state = Outcome::State::kFailed;
@@ -114,8 +125,17 @@ void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
         o.seconds = result.seconds;
         if (result.ok) {
           const auto parse_start = Clock::now();
+          Memo& m = memo[i];
           try {
-            collectors[i]->Parse(server, result.rows, o.families);
+            if (m.families && m.rows == result.rows && m.server == server) {
+              // Same rows as last time (settings, mostly): same families.
+              o.families = m.families;
+            } else {
+              auto families = std::make_shared<Families>();
+              collectors[i]->Parse(server, result.rows, *families);
+              o.families = std::move(families);
+              m = Memo{server, std::move(result.rows), o.families};
+            }
             o.state = Outcome::State::kOk;
           } catch (const std::exception& e) {
             o.state = Outcome::State::kFailed;
@@ -141,6 +161,7 @@ Engine::Engine(std::string target_name, std::unique_ptr<Database> database,
   core_->target = std::move(target_name);
   core_->database = std::move(database);
   core_->collectors = std::move(collectors);
+  core_->memo.resize(core_->collectors.size());
 }
 
 Engine::~Engine() {
@@ -202,14 +223,15 @@ void Engine::Core::Finish(Collection& c) {
       last_server = *server;
       NotePgssState(*server);
     }
+    // From here on a new scrape starts a new collection; it must never join
+    // this finished one and be served its (older) data.
+    inflight.reset();
   }
   {
     std::lock_guard<std::mutex> lock(c.mu);
     c.done = true;
   }
   c.cv.notify_all();
-  std::lock_guard<std::mutex> lock(mu);
-  inflight.reset();
   idle_cv.notify_all();
 }
 
@@ -235,11 +257,13 @@ void Engine::Core::NotePgssState(const ServerInfo& server) {
 }
 
 
-Families Engine::Scrape(Clock::time_point deadline) {
+Exposition Engine::Collect(Clock::time_point deadline) {
   const auto start = Clock::now();
   std::shared_ptr<Collection> c = StartOrJoin(deadline);
 
-  Families out;
+  Exposition exposition;
+  auto self = std::make_shared<Families>();
+  Families& out = *self;
   std::vector<std::pair<std::string, Outcome>> results;
   bool up, done;
   std::optional<ServerInfo> server;
@@ -257,9 +281,7 @@ Families Engine::Scrape(Clock::time_point deadline) {
                    : std::chrono::duration<double>(Clock::now() - start).count();
     for (size_t i = 0; i < c->outcomes.size(); ++i) {
       const Outcome& o = c->outcomes[i];
-      if (o.state == Outcome::State::kOk) {
-        out.insert(out.end(), o.families.begin(), o.families.end());
-      }
+      if (o.state == Outcome::State::kOk) exposition.parts.push_back(o.families);
       Outcome summary;
       summary.state = o.state;
       summary.seconds = o.seconds;
@@ -341,7 +363,8 @@ Families Engine::Scrape(Clock::time_point deadline) {
       .Add({{"version", PGWARDEN_VERSION}, {"revision", PGWARDEN_REVISION}}, 1)
       .MoveTo(out);
   AppendProcessMetrics(out);
-  return out;
+  exposition.parts.push_back(std::move(self));
+  return exposition;
 }
 
 TargetStatus Engine::Status() const {

@@ -39,7 +39,9 @@ class Engine {
   // Returns the target's families and the self-metrics. Never blocks past
   // `deadline` (plus scheduling noise): collectors not finished by then
   // report pg_scrape_collector_success 0.
-  Families Scrape(Clock::time_point deadline);
+  Exposition Collect(Clock::time_point deadline);
+  // Collect() as one vector of families (a copy), for tests and tools.
+  Families Scrape(Clock::time_point deadline) { return Collect(deadline).Flatten(); }
 
   TargetStatus Status() const;
 

@@ -50,6 +50,10 @@ DEFINE_bool(stat_statements_include_query, false,
 DEFINE_int32(stat_statements_query_length, 120,
              "stat_statements: longest query text emitted, in characters.");
 DEFINE_string(log_level, "info", "Log level: debug, info, warn or error.");
+DEFINE_bool(print_queries, false,
+            "Connect, print the SQL each enabled collector would run against "
+            "this server (one statement per collector, ';'-terminated), and "
+            "exit: for audits and for timing the queries by hand.");
 
 namespace pgwarden {
 namespace {

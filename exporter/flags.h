@@ -25,6 +25,7 @@ DECLARE_int32(stat_statements_limit);
 DECLARE_bool(stat_statements_include_query);
 DECLARE_int32(stat_statements_query_length);
 DECLARE_string(log_level);
+DECLARE_bool(print_queries);
 
 namespace pgwarden {
 

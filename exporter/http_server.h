@@ -20,12 +20,13 @@ struct HttpOptions {
   // Subtracted from Prometheus' X-Prometheus-Scrape-Timeout-Seconds so the
   // answer arrives before Prometheus gives up.
   std::chrono::milliseconds scrape_timeout_offset{500};
-  int threads = 16;
+  // Concurrent scrapes share one collection, so a few threads suffice.
+  int threads = 8;
 };
 
 // What the server serves; tests pass fakes.
 struct HttpHandlers {
-  std::function<Families(Clock::time_point deadline)> scrape;
+  std::function<Exposition(Clock::time_point deadline)> scrape;
   std::function<TargetStatus()> status;
 };
 

@@ -1,5 +1,7 @@
 // pgwarden: PostgreSQL exporter for Prometheus.
 
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -20,10 +22,32 @@ int Fail(const std::string& reason) {
   return kUsageError;
 }
 
+int PrintQueries(const pgwarden::Config& config) {
+  using namespace pgwarden;
+  auto database = NewPostgresDatabase(config.dsn);
+  ServerInfo server;
+  try {
+    server = database->Prepare(Clock::now() + std::chrono::seconds(30));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pgwarden: %s\n", e.what());
+    return 1;
+  }
+  for (const auto& c : CreateCollectors(config.collectors, config.collector_options)) {
+    const std::string sql = c->Query(server);
+    std::cout << "-- " << c->Name() << "\n" << (sql.empty() ? "-- (nothing to ask)" : sql)
+              << (sql.empty() ? "\n" : ";\n");
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace pgwarden;
+  // glibc gives each thread that allocates its own arena (up to 8 per core),
+  // which would make a small exporter's resident memory grow with every
+  // HTTP and collection thread. Two arenas are plenty here.
+  mallopt(M_ARENA_MAX, 2);
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-help" || arg == "-h" || arg == "--helpfull") {
@@ -51,6 +75,8 @@ int main(int argc, char** argv) {
     return Fail(e.what());
   }
 
+  if (FLAGS_print_queries) return PrintQueries(config);
+
   // Signals are taken by sigwait below; block them before any thread starts
   // so that every thread inherits the mask.
   sigset_t signals;
@@ -66,7 +92,7 @@ int main(int argc, char** argv) {
                 CreateCollectors(config.collectors, config.collector_options));
   HttpHandlers handlers;
   handlers.scrape = [&engine](Clock::time_point deadline) {
-    return engine.Scrape(deadline);
+    return engine.Collect(deadline);
   };
   handlers.status = [&engine] { return engine.Status(); };
 

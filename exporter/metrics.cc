@@ -6,10 +6,18 @@
 
 namespace pgwarden {
 
+Families Exposition::Flatten() const {
+  Families out;
+  for (const auto& part : parts) {
+    if (part) out.insert(out.end(), part->begin(), part->end());
+  }
+  return out;
+}
+
 FamilyBuilder::FamilyBuilder(std::string name, std::string help,
                              prometheus::MetricType type) {
   family_.name = std::move(name);
-  family_.help = std::move(help);
+  family_.help = EscapeHelp(help);
   family_.type = type;
 }
 
@@ -22,6 +30,26 @@ FamilyBuilder& FamilyBuilder::Add(const Labels& labels, double value) {
     label.value = SanitizeLabelValue(label_value);
     metric.label.push_back(std::move(label));
   }
+  SetValue(metric, value);
+  family_.metric.push_back(std::move(metric));
+  may_repeat_ = true;
+  return *this;
+}
+
+void FamilyBuilder::AddDistinct(const std::vector<std::string>& names,
+                                const std::vector<std::string>& values, double value) {
+  family_.metric.emplace_back();
+  prometheus::ClientMetric& metric = family_.metric.back();
+  const size_t n = std::min(names.size(), values.size());
+  metric.label.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    metric.label[i].name = names[i];
+    metric.label[i].value = values[i];
+  }
+  SetValue(metric, value);
+}
+
+void FamilyBuilder::SetValue(prometheus::ClientMetric& metric, double value) const {
   switch (family_.type) {
     case prometheus::MetricType::Counter:
       metric.counter.value = value;
@@ -33,8 +61,6 @@ FamilyBuilder& FamilyBuilder::Add(const Labels& labels, double value) {
       metric.untyped.value = value;
       break;
   }
-  family_.metric.push_back(std::move(metric));
-  return *this;
 }
 
 void FamilyBuilder::MoveTo(std::vector<prometheus::MetricFamily>& out) {
@@ -45,7 +71,7 @@ void FamilyBuilder::MoveToAlways(std::vector<prometheus::MetricFamily>& out) {
   // Distinct database text can sanitize to one label value (two invalid
   // UTF-8 names, two long strings with one prefix). A duplicate series makes
   // Prometheus reject the whole scrape, so the first one wins.
-  if (family_.metric.size() > 1) {
+  if (may_repeat_ && family_.metric.size() > 1) {
     std::unordered_set<std::string> seen;
     auto& metrics = family_.metric;
     metrics.erase(std::remove_if(metrics.begin(), metrics.end(),
@@ -64,10 +90,13 @@ void FamilyBuilder::MoveToAlways(std::vector<prometheus::MetricFamily>& out) {
 
 namespace {
 
+bool IsAscii(std::string_view s);
+
 std::vector<std::string> SanitizedKey(const std::vector<std::string>& key) {
-  std::vector<std::string> out;
-  out.reserve(key.size());
-  for (const auto& v : key) out.push_back(SanitizeLabelValue(v));
+  std::vector<std::string> out(key);
+  for (auto& v : out) {
+    if (v.size() > kMaxLabelValueBytes || !IsAscii(v)) v = SanitizeLabelValue(v);
+  }
   return out;
 }
 
@@ -91,14 +120,9 @@ void Aggregate::Put(const std::vector<std::string>& key, double value) {
 
 void Aggregate::EmitTo(FamilyBuilder& family,
                        const std::vector<std::string>& label_names) const {
-  for (const auto& [key, value] : values_) {
-    Labels labels;
-    labels.reserve(label_names.size());
-    for (size_t i = 0; i < label_names.size() && i < key.size(); ++i) {
-      labels.emplace_back(label_names[i], key[i]);
-    }
-    family.Add(labels, value);
-  }
+  // Keys are sanitized and unique already.
+  family.family_.metric.reserve(family.family_.metric.size() + values_.size());
+  for (const auto& [key, value] : values_) family.AddDistinct(label_names, key, value);
 }
 
 namespace {
@@ -133,7 +157,20 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 
 }  // namespace
 
+namespace {
+
+// True if every byte is 7-bit ASCII; the common case for database text.
+bool IsAscii(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string SanitizeLabelValue(std::string_view value) {
+  if (value.size() <= kMaxLabelValueBytes && IsAscii(value)) return std::string(value);
   static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
   static constexpr std::string_view kEllipsis = "...";
   // Idempotent: a value that is already valid and short enough comes back
@@ -156,6 +193,12 @@ std::string SanitizeLabelValue(std::string_view value) {
 }
 
 std::string EscapeHelp(std::string_view help) {
+  bool plain = help.size() <= kMaxLabelValueBytes;
+  for (size_t i = 0; plain && i < help.size(); ++i) {
+    const auto c = static_cast<unsigned char>(help[i]);
+    plain = c < 0x80 && c != '\\' && c != '\n';
+  }
+  if (plain) return std::string(help);
   std::string out;
   out.reserve(help.size());
   for (char c : help) {
@@ -174,10 +217,15 @@ std::string SanitizeNameFragment(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    out += std::isalnum(u) && u < 0x80 ? static_cast<char>(std::tolower(u)) : '_';
+    if (c >= 'A' && c <= 'Z') {
+      out += static_cast<char>(c - 'A' + 'a');
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      out += c;
+    } else {
+      out += '_';
+    }
   }
-  if (out.empty() || std::isdigit(static_cast<unsigned char>(out[0]))) {
+  if (out.empty() || (out[0] >= '0' && out[0] <= '9')) {
     out.insert(out.begin(), '_');
   }
   return out;

@@ -2,6 +2,7 @@
 
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -12,14 +13,25 @@
 namespace pgwarden {
 
 using Families = std::vector<prometheus::MetricFamily>;
+
+// One scrape's output as read-only parts (each collector's families and the
+// self-metrics), shared with other scrapes of the same collection instead of
+// copied.
+struct Exposition {
+  std::vector<std::shared_ptr<const Families>> parts;
+  // All families in one vector (a copy; for tests and tools).
+  Families Flatten() const;
+};
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
 // Label values longer than this are cut (at a UTF-8 boundary) and end in "...".
 inline constexpr size_t kMaxLabelValueBytes = 1024;
 
 // Builds one metric family. Every label value passes through
-// SanitizeLabelValue, so database text (names, application_name, query text)
-// can never produce invalid exposition output.
+// SanitizeLabelValue and the help through EscapeHelp (the family then holds
+// help in its escaped, ready-to-print form), so database text (names,
+// application_name, query text, setting descriptions) can never produce
+// invalid exposition output.
 class FamilyBuilder {
  public:
   FamilyBuilder(std::string name, std::string help, prometheus::MetricType type);
@@ -34,7 +46,15 @@ class FamilyBuilder {
   void MoveToAlways(std::vector<prometheus::MetricFamily>& out);
 
  private:
+  friend class Aggregate;
+  // For label values that are already sanitized and series known to be
+  // distinct (Aggregate's keys).
+  void AddDistinct(const std::vector<std::string>& names,
+                   const std::vector<std::string>& values, double value);
+  void SetValue(prometheus::ClientMetric& metric, double value) const;
+
   prometheus::MetricFamily family_;
+  bool may_repeat_ = false;  // Add() was used: MoveTo must drop repeats
 };
 
 // Accumulates gauge samples keyed by label values, keeping the maximum or the

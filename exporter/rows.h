@@ -29,6 +29,11 @@ class Rows {
   const Row& row(size_t i) const { return rows_[i]; }
   const std::vector<Row>& rows() const { return rows_; }
 
+  bool operator==(const Rows& other) const {
+    return columns_ == other.columns_ && rows_ == other.rows_;
+  }
+  bool operator!=(const Rows& other) const { return !(*this == other); }
+
  private:
   std::vector<std::string> columns_;
   std::vector<Row> rows_;

@@ -13,6 +13,7 @@
 #include <pqxx/pqxx>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 #include "exporter/log.h"
 
@@ -118,9 +119,24 @@ class PostgresDatabase final : public Database {
       return false;
     }
     if (PQenterPipelineMode(pg_) != 1) return Lost(queries.size(), 0, on_result);
-    for (const std::string& q : queries) {
-      if (PQsendQueryParams(pg_, q.c_str(), 0, nullptr, nullptr, nullptr,
-                            nullptr, 0) != 1 ||
+    // Statements are prepared once per connection: the server then plans
+    // each collector's query once instead of on every scrape. A query's
+    // Prepare and Execute share one sync segment, so a failed Prepare
+    // aborts only its own Execute.
+    std::vector<std::string> names(queries.size());
+    std::vector<bool> preparing(queries.size(), false);
+    for (size_t i = 0; i < queries.size(); ++i) {
+      auto it = prepared_.find(queries[i]);
+      if (it == prepared_.end()) {
+        names[i] = "pgwarden_" + std::to_string(++statement_counter_);
+        preparing[i] = true;
+        if (PQsendPrepare(pg_, names[i].c_str(), queries[i].c_str(), 0, nullptr) != 1) {
+          return Lost(queries.size(), 0, on_result);
+        }
+      } else {
+        names[i] = it->second;
+      }
+      if (PQsendQueryPrepared(pg_, names[i].c_str(), 0, nullptr, nullptr, nullptr, 0) != 1 ||
           PQpipelineSync(pg_) != 1) {
         return Lost(queries.size(), 0, on_result);
       }
@@ -129,11 +145,14 @@ class PostgresDatabase final : public Database {
 
     auto last = Clock::now();
     for (size_t i = 0; i < queries.size(); ++i) {
-      // Each query yields: its result, NULL, then the sync marker. A query
+      // Each query yields its results (the Prepare's, if sent, then the
+      // Execute's), each followed by NULL, then the sync marker. A query
       // still running at the deadline is cancelled; if the server does not
       // answer within the grace period the connection is abandoned.
       QueryResult result;
-      bool got_result = false, got_null = false, cancel_sent = false;
+      bool have_rows = false, have_error = false, cancel_sent = false;
+      bool first_result = true, prepare_ok = false;
+      std::string error_state;
       Clock::time_point wait_until = deadline;
       while (true) {
         const Wait w = WaitReadable(wait_until);
@@ -151,38 +170,45 @@ class PostgresDatabase final : public Database {
           continue;
         }
         ResultPtr res(PQgetResult(pg_), PQclear);
-        if (!res) {
-          got_null = true;
-          continue;
-        }
+        if (!res) continue;  // end of one command's results
         const ExecStatusType status = PQresultStatus(res.get());
-        if (status == PGRES_PIPELINE_SYNC) {
-          if (got_result || got_null) break;
-          continue;
-        }
-        if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
-          result.ok = true;
+        if (status == PGRES_PIPELINE_SYNC) break;
+        if (preparing[i] && first_result) prepare_ok = status == PGRES_COMMAND_OK;
+        first_result = false;
+        if (status == PGRES_TUPLES_OK) {
           result.rows = ToRows(res.get());
-        } else {
-          result.ok = false;
+          have_rows = true;
+        } else if (status == PGRES_FATAL_ERROR && !have_error) {
+          have_error = true;
           const char* state = PQresultErrorField(res.get(), PG_DIAG_SQLSTATE);
+          error_state = state ? state : "";
           result.error = Trim(PQresultErrorMessage(res.get()));
-          if (cancel_sent && state && std::string(state) == "57014") {
+          if (cancel_sent && error_state == "57014") {
             result.error = "deadline exceeded (query cancelled)";
           }
         }
-        got_result = true;
+        // PGRES_COMMAND_OK (the Prepare) and PGRES_PIPELINE_ABORTED (an
+        // Execute after a failed Prepare) carry nothing more.
       }
+      if (preparing[i] && prepare_ok) prepared_.emplace(queries[i], names[i]);
+      if (!preparing[i] && have_error && MustReprepare(error_state)) {
+        // The statement no longer fits (e.g. a view changed its columns) or
+        // a pooler discarded it: prepare anew next time.
+        stale_.push_back(names[i]);
+        prepared_.erase(queries[i]);
+      }
+      result.ok = have_rows && !have_error;
+      if (!have_rows && !have_error) result.error = "no result";
       const auto now = Clock::now();
       result.seconds = std::chrono::duration<double>(now - last).count();
       last = now;
-      if (!got_result) result = Failed("no result");
       on_result(i, std::move(result));
     }
     if (PQexitPipelineMode(pg_) != 1) {
       Drop();
       return false;
     }
+    DeallocateStale();
     return true;
   }
 
@@ -190,6 +216,21 @@ class PostgresDatabase final : public Database {
 
  private:
   enum class Wait { kReady, kTimeout, kBroken };
+
+  // 0A000: "cached plan must not change result type"; 26000: the prepared
+  // statement does not exist (discarded by a connection pooler).
+  static bool MustReprepare(const std::string& state) {
+    return state == "0A000" || state == "26000";
+  }
+
+  // Frees statements that can no longer be used; best effort, outside
+  // pipeline mode, bounded by the statement timeout of the session.
+  void DeallocateStale() {
+    for (const std::string& name : stale_) {
+      PQclear(PQexec(pg_, ("DEALLOCATE " + name).c_str()));
+    }
+    stale_.clear();
+  }
 
   static QueryResult Failed(std::string why) {
     QueryResult r;
@@ -295,6 +336,8 @@ class PostgresDatabase final : public Database {
   }
 
   void Drop() {
+    prepared_.clear();
+    stale_.clear();
     pg_ = nullptr;
     conn_.reset();  // closes the socket: the server ends our backend
   }
@@ -308,6 +351,10 @@ class PostgresDatabase final : public Database {
   Clock::time_point info_read_;
   bool info_valid_ = false;
   uint64_t opened_ = 0;
+  // Per connection: query text -> prepared statement name.
+  std::unordered_map<std::string, std::string> prepared_;
+  std::vector<std::string> stale_;
+  uint64_t statement_counter_ = 0;
   std::shared_ptr<std::atomic<bool>> cancel_in_flight_ =
       std::make_shared<std::atomic<bool>>(false);
 };

@@ -2,17 +2,111 @@
 
 #include <zlib.h>
 
-#include <prometheus/text_serializer.h>
-#include <sstream>
+#include <charconv>
+#include <cmath>
 #include <stdexcept>
 
 namespace pgwarden {
 
-std::string Serialize(Families families) {
-  for (auto& f : families) f.help = EscapeHelp(f.help);
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, families);
-  return out.str();
+namespace {
+
+void AppendNumber(double v, std::string& out) {
+  if (std::isnan(v)) {
+    out += "NaN";
+    return;
+  }
+  if (std::isinf(v)) {
+    out += v > 0 ? "+Inf" : "-Inf";
+    return;
+  }
+  char buf[32];
+  std::to_chars_result r;
+  // Counts and sizes are whole numbers; print them without an exponent.
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    r = std::to_chars(buf, buf + sizeof(buf), static_cast<long long>(v));
+  } else {
+    r = std::to_chars(buf, buf + sizeof(buf), v);
+  }
+  out.append(buf, r.ptr);
+}
+
+void AppendLabelValue(const std::string& value, std::string& out) {
+  for (char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
+    }
+  }
+}
+
+const char* TypeName(prometheus::MetricType type) {
+  switch (type) {
+    case prometheus::MetricType::Counter: return "counter";
+    case prometheus::MetricType::Gauge: return "gauge";
+    case prometheus::MetricType::Untyped: return "untyped";
+    default: throw std::invalid_argument("only counters, gauges and untyped are written");
+  }
+}
+
+double Value(prometheus::MetricType type, const prometheus::ClientMetric& m) {
+  switch (type) {
+    case prometheus::MetricType::Counter: return m.counter.value;
+    case prometheus::MetricType::Gauge: return m.gauge.value;
+    default: return m.untyped.value;
+  }
+}
+
+}  // namespace
+
+void AppendExposition(const Families& families, std::string& out) {
+  for (const auto& f : families) {
+    out += "# HELP ";
+    out += f.name;
+    out += ' ';
+    out += f.help;
+    out += "\n# TYPE ";
+    out += f.name;
+    out += ' ';
+    out += TypeName(f.type);
+    out += '\n';
+    for (const auto& m : f.metric) {
+      out += f.name;
+      if (!m.label.empty()) {
+        out += '{';
+        for (size_t i = 0; i < m.label.size(); ++i) {
+          if (i) out += ',';
+          out += m.label[i].name;
+          out += "=\"";
+          AppendLabelValue(m.label[i].value, out);
+          out += '"';
+        }
+        out += '}';
+      }
+      out += ' ';
+      AppendNumber(Value(f.type, m), out);
+      out += '\n';
+    }
+  }
+}
+
+std::string Serialize(const Families& families) {
+  std::string out;
+  out.reserve(families.size() * 160);
+  AppendExposition(families, out);
+  return out;
+}
+
+std::string Serialize(const Exposition& exposition) {
+  size_t families = 0;
+  for (const auto& part : exposition.parts) families += part ? part->size() : 0;
+  std::string out;
+  out.reserve(families * 160);
+  for (const auto& part : exposition.parts) {
+    if (part) AppendExposition(*part, out);
+  }
+  return out;
 }
 
 std::string Gzip(std::string_view data) {

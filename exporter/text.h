@@ -10,10 +10,16 @@ namespace pgwarden {
 inline constexpr char kExpositionContentType[] =
     "text/plain; version=0.0.4; charset=utf-8";
 
-// Prometheus text exposition of `families`, with HELP escaped (the
-// serializer of prometheus-cpp 1.0.1 writes it raw). Families are taken by
-// value because their help text is rewritten.
-std::string Serialize(Families families);
+// Appends the Prometheus text exposition (format 0.0.4) of `families` to
+// `out`. Help text is written as stored (FamilyBuilder stores it escaped);
+// label values are escaped here. Gauges, counters and untyped families
+// only. Same output as prometheus-cpp's TextSerializer except that numbers
+// use the shortest exact form; written for speed, it is several times faster.
+void AppendExposition(const Families& families, std::string& out);
+
+// The exposition of `families` (or of every part, in order) as a string.
+std::string Serialize(const Families& families);
+std::string Serialize(const Exposition& exposition);
 
 // gzip (RFC 1952) of `data`. Throws std::runtime_error if zlib fails.
 std::string Gzip(std::string_view data);

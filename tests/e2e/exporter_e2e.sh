@@ -134,6 +134,14 @@ kill -TERM "$PID"; wait "$PID" 2>/dev/null
 check "--version" grep -q '^pgwarden ' "$WORK/version.out"
 "$BIN" --help >"$WORK/help.out"
 check "--help lists flags" grep -q -- '--stat_statements_limit' "$WORK/help.out"
+for flag in $(grep -oE '^  --[a-z_]+' "$WORK/help.out"); do
+  check "README documents $flag" grep -q -- "\`$flag\`" "$HERE/../README.md"
+done
+"$BIN" --dsn "$DSN" --print_queries >"$WORK/queries.sql"
+check "--print_queries prints one statement per collector" \
+  test "$(grep -c '^-- ' "$WORK/queries.sql")" = 5
+check "--print_queries output runs in psql" \
+  bash -c "psql '$DSN' -v ON_ERROR_STOP=1 -qf '$WORK/queries.sql' >/dev/null"
 
 echo "e2e: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -23,7 +23,9 @@ class StubCollector : public Collector {
       : name_(std::move(name)), throw_(throw_in_parse), no_query_(no_query) {}
   std::string_view Name() const override { return name_; }
   std::string Query(const ServerInfo&) const override { return no_query_ ? "" : name_; }
+  mutable std::atomic<int> parses{0};
   void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
+    ++parses;
     if (throw_) throw std::runtime_error("cannot parse");
     FamilyBuilder("stub_" + name_ + "_rows", "rows", prometheus::MetricType::Gauge)
         .Add(static_cast<double>(rows.size()))
@@ -46,6 +48,7 @@ class FakeDatabase : public Database {
     std::set<std::string> failing_queries;
     bool block = false;
     bool released = false;
+    int extra_rows = 0;  // changes the rows every query returns
     int runs = 0;
     int prepares = 0;
   };
@@ -72,6 +75,7 @@ class FakeDatabase : public Database {
       r.ok = !s_->failing_queries.count(queries[i]);
       if (r.ok) {
         r.rows = testing::MakeRows({"x"}, {{"1"}, {"2"}});
+        for (int k = 0; k < s_->extra_rows; ++k) r.rows.Add({std::string("3")});
       } else {
         r.error = "ERROR: relation does not exist";
       }
@@ -120,6 +124,23 @@ TEST(EngineTest, HealthyScrapeReportsEachCollector) {
   EXPECT_TRUE(Sample(out, "process_resident_memory_bytes").value_or(0) > 0);
   EXPECT_EQ(engine->Status().last_error, "beta: ERROR: relation does not exist");
   EXPECT_TRUE(testing::ValidExposition(out));
+}
+
+TEST(EngineTest, UnchangedRowsReuseTheLastParse) {
+  auto shared = std::make_shared<FakeDatabase::Shared>();
+  std::vector<std::unique_ptr<Collector>> collectors;
+  auto* stub = new StubCollector("alpha");
+  collectors.emplace_back(stub);
+  Engine engine("host=h", std::make_unique<FakeDatabase>(shared), std::move(collectors));
+  EXPECT_EQ(Sample(engine.Scrape(In(5000)), "stub_alpha_rows"), 2);
+  EXPECT_EQ(Sample(engine.Scrape(In(5000)), "stub_alpha_rows"), 2);
+  EXPECT_EQ(stub->parses, 1);
+  {
+    std::lock_guard<std::mutex> lock(shared->mu);
+    shared->extra_rows = 1;
+  }
+  EXPECT_EQ(Sample(engine.Scrape(In(5000)), "stub_alpha_rows"), 3);
+  EXPECT_EQ(stub->parses, 2);
 }
 
 TEST(EngineTest, DatabaseDownStillAnswersWithZeros) {

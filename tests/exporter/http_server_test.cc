@@ -72,12 +72,12 @@ class HttpServerTest : public ::testing::Test {
     handlers.scrape = [this](Clock::time_point deadline) {
       last_budget_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
                             deadline - Clock::now()).count();
-      Families out;
-      FamilyBuilder("pg_up", "up", prometheus::MetricType::Gauge).Add(1).MoveTo(out);
+      auto out = std::make_shared<Families>();
+      FamilyBuilder("pg_up", "up", prometheus::MetricType::Gauge).Add(1).MoveTo(*out);
       FamilyBuilder("x", "x", prometheus::MetricType::Gauge)
           .Add({{"app", "<script>\"} 1\nfake_metric 1"}}, 2)
-          .MoveTo(out);
-      return out;
+          .MoveTo(*out);
+      return Exposition{{out}};
     };
     handlers.status = [] {
       TargetStatus s;
@@ -144,7 +144,7 @@ TEST(HttpServerStartTest, PortInUseIsAClearError) {
   HttpOptions options;
   options.listen_address = "127.0.0.1:0";
   HttpHandlers handlers;
-  handlers.scrape = [](Clock::time_point) { return Families{}; };
+  handlers.scrape = [](Clock::time_point) { return Exposition{}; };
   handlers.status = [] { return TargetStatus{}; };
   HttpServer first(options, handlers);
   options.listen_address = "127.0.0.1:" + std::to_string(first.Ports().at(0));

@@ -4,6 +4,11 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <prometheus/text_serializer.h>
+
+#include <cmath>
+#include <sstream>
+
 #include "tests/test_util.h"
 
 namespace pgwarden {
@@ -38,6 +43,67 @@ TEST(SerializeTest, EscapesHelpAndLabels) {
   const std::string text = Serialize(families);
   EXPECT_THAT(text, HasSubstr("# HELP x_total help with \\\\ and\\nnewline\n"));
   EXPECT_THAT(text, HasSubstr("x_total{l=\"v\\\"\\\\\\n} 1\\nfake_metric 1\"} 2\n"));
+  EXPECT_TRUE(testing::ValidExposition(families));
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+double ParseValue(const std::string& s) {
+  if (s == "Nan" || s == "NaN") return std::nan("");
+  return std::stod(s);
+}
+
+TEST(SerializeTest, SameAsPrometheusCppTextSerializer) {
+  Families families;
+  FamilyBuilder("a_total", "counter \\ help\nline", prometheus::MetricType::Counter)
+      .Add({{"x", "q\"b\\n\n"}, {"y", ""}}, 12345678901234)
+      .Add({{"x", "2"}, {"y", "\xC3\xA9"}}, 0.1)
+      .MoveTo(families);
+  FamilyBuilder("b", "gauge", prometheus::MetricType::Gauge)
+      .Add(1.0 / 3)
+      .MoveTo(families);
+  FamilyBuilder("c", "values", prometheus::MetricType::Gauge)
+      .Add({{"k", "1"}}, -1)
+      .Add({{"k", "2"}}, 1e20)
+      .Add({{"k", "3"}}, 2.5e-7)
+      .Add({{"k", "4"}}, std::nan(""))
+      .Add({{"k", "5"}}, HUGE_VAL)
+      .Add({{"k", "6"}}, -HUGE_VAL)
+      .Add({{"k", "7"}}, 134217728)
+      .Add({{"k", "8"}}, 1700000000.123456)
+      .MoveTo(families);
+  FamilyBuilder("d_count", "untyped", prometheus::MetricType::Untyped).Add(3).MoveTo(families);
+
+  std::ostringstream reference;
+  prometheus::TextSerializer().Serialize(reference, families);
+  const auto ours = Lines(Serialize(families));
+  const auto theirs = Lines(reference.str());
+  ASSERT_EQ(ours.size(), theirs.size()) << Serialize(families) << "\n---\n" << reference.str();
+  for (size_t i = 0; i < ours.size(); ++i) {
+    if (ours[i][0] == '#') {
+      EXPECT_EQ(ours[i], theirs[i]);
+      continue;
+    }
+    // Same series text; numbers may be spelled differently (shortest form
+    // here, 16 significant digits there) but must be the same value.
+    const size_t a = ours[i].rfind(' '), b = theirs[i].rfind(' ');
+    EXPECT_EQ(ours[i].substr(0, a), theirs[i].substr(0, b));
+    const double x = ParseValue(ours[i].substr(a + 1)), y = ParseValue(theirs[i].substr(b + 1));
+    if (std::isnan(y)) {
+      EXPECT_TRUE(std::isnan(x)) << ours[i];
+    } else {
+      EXPECT_DOUBLE_EQ(x, y) << ours[i] << " vs " << theirs[i];
+    }
+  }
   EXPECT_TRUE(testing::ValidExposition(families));
 }
 

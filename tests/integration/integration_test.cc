@@ -481,6 +481,59 @@ TEST_F(IntegrationTest, SlowQueryIsCancelledAtTheDeadline) {
   EXPECT_EQ(Sample(next, "pgwarden_connections_opened_total"), 1);
 }
 
+// Reports how many prepared statements the exporter's session holds, and
+// reads a test table whose shape a test changes.
+class PreparedProbeCollector : public Collector {
+ public:
+  explicit PreparedProbeCollector(std::string name, std::string sql)
+      : name_(std::move(name)), sql_(std::move(sql)) {}
+  std::string_view Name() const override { return name_; }
+  std::string Query(const ServerInfo&) const override { return sql_; }
+  void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
+    FamilyBuilder("it_" + name_, "x", prometheus::MetricType::Gauge)
+        .Add(RowView(rows, 0).NumberOr("n", -1))
+        .MoveTo(out);
+  }
+
+ private:
+  std::string name_, sql_;
+};
+
+TEST_F(IntegrationTest, StatementsArePreparedOnceAndReused) {
+  std::vector<std::unique_ptr<Collector>> extra;
+  extra.push_back(std::make_unique<PreparedProbeCollector>(
+      "prepared", "SELECT count(*) AS n FROM pg_prepared_statements"));
+  auto engine = MakeEngine(kDatabase, {}, std::move(extra));
+  std::vector<double> counts;
+  for (int i = 0; i < 4; ++i) {
+    counts.push_back(Sample(Scrape(*engine), "it_prepared").value_or(-1));
+  }
+  // The server-info query plus five collectors plus the probe, from the
+  // second scrape on (the probe's own Prepare precedes its Execute), and
+  // no growth after that.
+  EXPECT_EQ(counts[1], 7);
+  EXPECT_EQ(counts[2], 7);
+  EXPECT_EQ(counts[3], 7);
+}
+
+TEST_F(IntegrationTest, ChangedResultShapeIsPreparedAgain) {
+  pqxx::connection admin(DsnFor(kDatabase));
+  pqxx::nontransaction tx(admin);
+  tx.exec("DROP TABLE IF EXISTS it_shape; CREATE TABLE it_shape (n int); INSERT INTO it_shape VALUES (3)");
+  std::vector<std::unique_ptr<Collector>> extra;
+  extra.push_back(std::make_unique<PreparedProbeCollector>("shape", "SELECT * FROM it_shape"));
+  auto engine = MakeEngine(kDatabase, {}, std::move(extra));
+  EXPECT_EQ(Sample(Scrape(*engine), "it_shape"), 3);
+  tx.exec("ALTER TABLE it_shape ADD COLUMN extra int");
+  // The old plan's result type no longer fits: that scrape may fail the
+  // collector once; the next one prepares the statement again.
+  Scrape(*engine);
+  const Families out = Scrape(*engine);
+  EXPECT_EQ(Sample(out, "pg_scrape_collector_success", {{"collector", "shape"}}), 1);
+  EXPECT_EQ(Sample(out, "it_shape"), 3);
+  EXPECT_EQ(Sample(out, "pgwarden_connections_opened_total"), 1);
+}
+
 TEST_F(IntegrationTest, OneConnectionReusedAndReopenedAfterTermination) {
   auto engine = MakeEngine(kDatabase);
   Scrape(*engine);

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Scrape benchmark: pgwarden and Debian's prometheus-postgres-exporter
+# against one PostgreSQL 15 with a workload (1000 tables, 2000 distinct
+# statements in pg_stat_statements, 100 idle connections, a blocked chain),
+# in the same run. Prints a table: scrape latency p50/p99 over N sequential
+# scrapes, exporter CPU ms per scrape, RSS, SQL statements and database
+# execution ms per scrape (from pg_stat_statements, per exporter role), and
+# the raw SQL floor (pgwarden's own queries, printed by --print_queries,
+# timed by pgbench on one connection).
+#   tests/bench/scrape_bench.sh [SCRAPES]   (default 50)
+set -euo pipefail
+
+SCRAPES=${1:-50}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+./tests/install-deps.sh
+source tests/lib/pg.sh
+
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DPGWARDEN_BUILD_TESTS=OFF >/dev/null
+cmake --build build/release -j"$(nproc)" --target pgwarden >/dev/null
+PE=/usr/bin/prometheus-postgres-exporter
+
+WORK=$(mktemp -d /tmp/pgwarden-bench.XXXXXX)
+chmod 755 "$WORK"
+BG=()
+cleanup() {
+  local p
+  for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
+  pg_stop "$WORK/pg"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PORT=$(pg_free_port)
+pg_start "$WORK/pg" "$PORT" "pg_stat_statements.max = 5000" "max_connections = 300"
+BASE="host=127.0.0.1 port=$PORT dbname=bench"
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres)
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE bench"
+"${PSQL[@]}" -d bench <<'SQL'
+CREATE EXTENSION pg_stat_statements;
+CREATE ROLE pgwarden_bench LOGIN IN ROLE pg_monitor;
+CREATE ROLE pe_bench LOGIN IN ROLE pg_monitor;
+CREATE ROLE floor_bench LOGIN IN ROLE pg_monitor;
+DO $$ BEGIN
+  FOR i IN 1..1000 LOOP
+    EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, v text)', i);
+  END LOOP;
+END $$;
+CREATE TABLE ledger (id int PRIMARY KEY, v int);
+INSERT INTO ledger VALUES (1, 0);
+CREATE TABLE settlement (id int);
+SQL
+echo "workload: 2000 distinct statements" >&2
+{
+  for i in $(seq 1 1000); do
+    echo "SELECT count(*) FROM t$i;"
+    echo "SELECT v FROM t$i WHERE id = 1;"
+  done
+} >"$WORK/distinct.sql"
+"${PSQL[@]}" -d bench -f "$WORK/distinct.sql" >/dev/null
+echo "workload: 100 idle connections and a blocked chain" >&2
+# Sessions that must stay open are pgbench clients sleeping inside their
+# script: one process each group, stopped by its PID, no helper processes.
+printf '\\sleep 3600 s\n' >"$WORK/idle.sql"
+printf 'BEGIN;\nUPDATE ledger SET v = 1 WHERE id = 1;\n\\sleep 3600 s\nCOMMIT;\n' >"$WORK/holder.sql"
+PGAPPNAME=idle "$PG_BIN/pgbench" -n -c 100 -t 1 -f "$WORK/idle.sql" \
+  -h 127.0.0.1 -p "$PORT" -U postgres bench >/dev/null 2>&1 &
+BG+=($!)
+PGAPPNAME=holder "$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/holder.sql" \
+  -h 127.0.0.1 -p "$PORT" -U postgres bench >/dev/null 2>&1 &
+BG+=($!)
+sleep 0.5
+PGAPPNAME=waiter psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d bench -c \
+  "BEGIN; LOCK settlement IN SHARE MODE; UPDATE ledger SET v = 2 WHERE id = 1; COMMIT" >/dev/null 2>&1 &
+BG+=($!)
+sleep 0.5
+PGAPPNAME=waiter2 psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d bench -c \
+  "INSERT INTO settlement VALUES (1)" >/dev/null 2>&1 &
+BG+=($!)
+for i in $(seq 1 100); do
+  n=$("${PSQL[@]}" -d bench -Atc "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'idle' OR wait_event_type = 'Lock'")
+  [[ $n -ge 102 ]] && break
+  sleep 0.1
+done
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+rss_anon_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
+
+# measure NAME ROLE URL PID: N sequential scrapes for latency and SQL, then
+# CPU_SCRAPES more for CPU time (the kernel counts it in 10 ms ticks);
+# appends a row to rows.tsv.
+CPU_SCRAPES=${CPU_SCRAPES:-500}
+measure() {
+  local name=$1 role=$2 url=$3 pid=$4
+  local i t0 t1
+  for i in 1 2 3; do curl -fsS -o /dev/null "$url"; done  # warm-up
+  "${PSQL[@]}" -d bench -c "SELECT pg_stat_statements_reset()" >/dev/null
+  : >"$WORK/$name.lat"
+  for i in $(seq 1 "$SCRAPES"); do
+    curl -fsS -o "$WORK/$name.last" -w '%{time_total}\n' "$url" >>"$WORK/$name.lat"
+  done
+  local stats
+  stats=$("${PSQL[@]}" -d bench -AtF $'\t' -c \
+    "SELECT coalesce(sum(calls), 0), coalesce(sum(total_exec_time), 0)
+     FROM pg_stat_statements WHERE userid = '$role'::regrole")
+  local series
+  series=$(grep -vc '^#' "$WORK/$name.last")
+  t0=$(cpu_ticks "$pid")
+  for i in $(seq 1 "$CPU_SCRAPES"); do curl -fsS -o /dev/null "$url"; done
+  t1=$(cpu_ticks "$pid")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$((t1 - t0))" "$(rss_kib "$pid")" \
+    "$(rss_anon_kib "$pid")" "$stats" "$series" >>"$WORK/rows.tsv"
+}
+
+start_and_wait() {  # start_and_wait URL CMD... -> PID in STARTED
+  local url=$1
+  shift
+  "$@" >"$WORK/exporter-$RANDOM.log" 2>&1 &
+  STARTED=$!
+  BG+=("$STARTED")
+  for i in $(seq 1 100); do
+    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "exporter did not start: $*" >&2
+  return 1
+}
+
+: >"$WORK/rows.tsv"
+P1=$(pg_free_port)
+start_and_wait "http://127.0.0.1:$P1/metrics" build/release/pgwarden \
+  --web_listen_address="127.0.0.1:$P1" --dsn "$BASE user=pgwarden_bench"
+measure "pgwarden (default: 5 collectors)" pgwarden_bench "http://127.0.0.1:$P1/metrics" "$STARTED"
+kill "$STARTED"
+
+P2=$(pg_free_port)
+start_and_wait "http://127.0.0.1:$P2/metrics" build/release/pgwarden \
+  --web_listen_address="127.0.0.1:$P2" --dsn "$BASE user=pgwarden_bench" \
+  --collectors=activity,locks,settings
+measure "pgwarden (activity,locks,settings)" pgwarden_bench "http://127.0.0.1:$P2/metrics" "$STARTED"
+kill "$STARTED"
+
+P3=$(pg_free_port)
+DATA_SOURCE_NAME="postgresql://pe_bench@127.0.0.1:$PORT/bench?sslmode=disable" \
+  start_and_wait "http://127.0.0.1:$P3/metrics" "$PE" --web.listen-address="127.0.0.1:$P3"
+measure "postgres_exporter 0.11.1 (default)" pe_bench "http://127.0.0.1:$P3/metrics" "$STARTED"
+kill "$STARTED"
+
+# Raw SQL floor: pgwarden's own queries for this server, run back to back
+# on one connection by pgbench (no HTTP, no parsing, no serialization).
+# Simple protocol is what psql does (parse and plan every time); prepared
+# is the best these statements can do, and what pgwarden does.
+build/release/pgwarden --dsn "$BASE user=pgwarden_bench" --print_queries |
+  grep -v '^--' >"$WORK/floor.sql"
+for mode in simple prepared; do
+  "$PG_BIN/pgbench" -n -M "$mode" -c 1 -t "$SCRAPES" -f "$WORK/floor.sql" \
+    -h 127.0.0.1 -p "$PORT" -U floor_bench bench >"$WORK/floor-$mode.out" 2>&1
+done
+FLOOR_SIMPLE_MS=$(awk '/latency average/ {print $4}' "$WORK/floor-simple.out")
+FLOOR_MS=$(awk '/latency average/ {print $4}' "$WORK/floor-prepared.out")
+
+CLK_TCK=$(getconf CLK_TCK)
+python3 - "$WORK" "$SCRAPES" "$CLK_TCK" "$FLOOR_MS" "$FLOOR_SIMPLE_MS" "$CPU_SCRAPES" <<'PY'
+import statistics, sys
+work, scrapes, clk = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+floor_ms, floor_simple_ms, cpu_scrapes = float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+rows = []
+for line in open(f"{work}/rows.tsv"):
+    name, ticks, rss, anon, calls, exec_ms, series = line.rstrip("\n").split("\t")
+    lat = sorted(float(x) * 1000 for x in open(f"{work}/{name}.lat"))
+    p50 = statistics.median(lat)
+    p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
+    rows.append((name, p50, p99, int(ticks) * 1000 / clk / cpu_scrapes, int(rss) / 1024,
+                 float(calls) / scrapes, float(exec_ms) / scrapes, int(series),
+                 int(anon) / 1024))
+print(f"\nScrape benchmark: {scrapes} sequential scrapes each; PostgreSQL 15, 1000 tables, "
+      "2000 statements, 100 idle connections, a blocked chain.\n")
+hdr = ("exporter", "p50 ms", "p99 ms", f"CPU ms/scrape ({cpu_scrapes})", "RSS MiB (private)",
+       "SQL stmts/scrape", "DB exec ms/scrape", "series")
+print("| " + " | ".join(hdr) + " |")
+print("|" + "---|" * len(hdr))
+for r in rows:
+    print(f"| {r[0]} | {r[1]:.2f} | {r[2]:.2f} | {r[3]:.2f} | {r[4]:.1f} ({r[8]:.1f}) | "
+          f"{r[5]:.1f} | {r[6]:.2f} | {r[7]} |")
+print(f"| raw SQL floor, prepared (pgbench -M prepared) | {floor_ms:.2f} | | | | | | |")
+print(f"| raw SQL floor, simple protocol as psql (pgbench -M simple) | {floor_simple_ms:.2f} | | | | | | |")
+pw = rows[0]
+pe = [r for r in rows if r[0].startswith("postgres_exporter")][0]
+print(f"\npgwarden p50 / raw SQL floor (prepared) = {pw[1] / floor_ms:.2f}x (target <= 1.5x)")
+print(f"pgwarden p50 / postgres_exporter p50 = {pw[1] / pe[1]:.2f}x (target < 0.5x)")
+print(f"pgwarden RSS = {pw[4]:.1f} MiB, private {pw[8]:.1f} MiB (target < 10); "
+      f"CPU = {pw[3]:.2f} ms/scrape (target < 1)")
+PY
