@@ -12,6 +12,9 @@ PACKAGES=(
   prometheus-postgres-exporter
   openssl curl jq procps python3 clang libclang-rt-14-dev
 )
+# Node.js and npm fetch the PostgreSQL 12-18 server packages for the
+# version matrix; most machines here have them already.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -48,6 +48,65 @@ echo "== unit, integration and end-to-end tests (PostgreSQL $("$PG_BIN/postgres"
 fresh_cluster pg-main
 (cd build/ci && ctest --output-on-failure --timeout 600)
 
+echo "== PostgreSQL matrix: integration suite and a scrape on each major"
+source tests/lib/pg_versions.sh
+MAJORS=${PGWARDEN_PG_MAJORS:-12 13 14 15 16 17 18}
+RESULTS=build/compat
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+matrix_failed=()
+for major in $MAJORS; do
+  if ! bin=$(pg_bin_for "$major"); then
+    echo "PostgreSQL $major: binaries could not be installed" >&2
+    matrix_failed+=("$major (not installed)")
+    continue
+  fi
+  PG_BIN=$bin fresh_cluster "pg-$major"
+  "$bin/postgres" --version | awk '{print $3}' >"$RESULTS/$major.version"
+  echo "-- PostgreSQL $(cat "$RESULTS/$major.version")"
+  if ! build/ci/tests/integration_tests --gtest_output="xml:$RESULTS/$major.xml" \
+      >"$WORK/it-$major.log" 2>&1; then
+    grep -E "Failure|FAILED|Expected|Which is|Actual" "$WORK/it-$major.log" | head -40
+    matrix_failed+=("$major (integration)")
+  fi
+  grep -E "^\[  (PASSED|FAILED)" "$WORK/it-$major.log" || true
+  port=$(pg_free_port)
+  build/ci/pgwarden --web_listen_address="127.0.0.1:$port" --dsn "$PGWARDEN_TEST_DSN" \
+    >"$WORK/pgwarden-$major.log" 2>&1 &
+  exporter=$!
+  for i in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$port/metrics" -o "$RESULTS/$major.metrics" 2>/dev/null && break
+    sleep 0.1
+  done
+  kill "$exporter"
+  wait "$exporter" || true
+  promtool check metrics <"$RESULTS/$major.metrics" || matrix_failed+=("$major (promtool)")
+  pg_stop "${CLUSTERS[-1]}"
+done
+python3 tests/lib/compat_table.py "$RESULTS" $MAJORS >"$RESULTS/table.md"
+cat "$RESULTS/table.md"
+if [[ -z ${PGWARDEN_PG_MAJORS:-} ]]; then
+  # The README's table is this output; a run on every major checks it.
+  if [[ ${PGWARDEN_UPDATE_README:-0} == 1 ]]; then
+    python3 - "$RESULTS/table.md" <<'PY'
+import re, sys
+table = open(sys.argv[1]).read()
+readme = open("README.md").read()
+new = re.sub(r"(<!-- compat:begin -->\n).*?(<!-- compat:end -->)",
+             lambda m: m.group(1) + table + m.group(2), readme, flags=re.S)
+open("README.md", "w").write(new)
+PY
+  elif ! diff <(sed -n '/<!-- compat:begin -->/,/<!-- compat:end -->/p' README.md | sed '1d;$d') \
+      "$RESULTS/table.md"; then
+    echo "README.md's compatibility table differs from these results;" \
+      "run PGWARDEN_UPDATE_README=1 tests/run.sh" >&2
+    exit 1
+  fi
+fi
+if ((${#matrix_failed[@]})); then
+  echo "matrix failures: ${matrix_failed[*]}" >&2
+  exit 1
+fi
+
 echo "== demo self-check (deploy/demo.sh on free ports)"
 PGWARDEN_PORT=$(pg_free_port) DEMO_PG_PORT=$(pg_free_port) DEMO_SECONDS=1 DEMO_CHECK=1 \
   ./deploy/demo.sh >"$WORK/demo.log" 2>&1 || { cat "$WORK/demo.log"; exit 1; }

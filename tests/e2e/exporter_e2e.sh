@@ -139,7 +139,7 @@ for flag in $(grep -oE '^  --[a-z_]+' "$WORK/help.out"); do
 done
 "$BIN" --dsn "$DSN" --print_queries >"$WORK/queries.sql"
 check "--print_queries prints one statement per collector" \
-  test "$(grep -c '^-- ' "$WORK/queries.sql")" = 5
+  test "$(grep -cE '^-- [a-z_]+$' "$WORK/queries.sql")" = 5
 check "--print_queries output runs in psql" \
   bash -c "psql '$DSN' -v ON_ERROR_STOP=1 -qf '$WORK/queries.sql' >/dev/null"
 

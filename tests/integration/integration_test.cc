@@ -388,8 +388,10 @@ TEST_F(IntegrationTest, StatStatementsTopNPlusOtherSumsMatchTheView) {
   EXPECT_LE(by_queryid, kLimit);
   EXPECT_TRUE(others.count(std::make_pair(std::string("workload"), std::string(kDatabase))));
 
+  const int version = tx.exec("SHOW server_version_num")[0][0].as<int>();
+  const std::string exec_time = version >= 130000 ? "total_exec_time" : "total_time";
   const auto view = tx.exec(
-      "SELECT sum(calls), sum(total_exec_time) / 1000, sum(rows) FROM pg_stat_statements "
+      "SELECT sum(calls), sum(" + exec_time + ") / 1000, sum(rows) FROM pg_stat_statements "
       "WHERE userid = 'workload'::regrole AND dbid = (SELECT oid FROM pg_database "
       "WHERE datname = current_database())")[0];
   EXPECT_EQ(SumSamples(out, "pg_stat_statements_calls_total", workload), view[0].as<double>());
