@@ -61,6 +61,28 @@ std::optional<Conversion> ConvertUnit(std::string_view unit) {
   return std::nullopt;
 }
 
+// promtool rejects any metric name with a type name in it, whatever the
+// family's type, so such a word in a setting name (PostgreSQL 17's
+// wal_summary_keep_time) is pluralized: wal_summaries_keep_time.
+std::string AvoidTypeWords(std::string fragment) {
+  static constexpr std::string_view kTypes[] = {"counter", "gauge", "histogram", "summary"};
+  static constexpr std::string_view kPlurals[] = {"counters", "gauges", "histograms", "summaries"};
+  std::string out;
+  size_t start = 0;
+  while (start <= fragment.size()) {
+    size_t end = fragment.find('_', start);
+    if (end == std::string::npos) end = fragment.size();
+    std::string_view token(fragment.data() + start, end - start);
+    for (size_t i = 0; i < 4; ++i) {
+      if (token == kTypes[i]) token = kPlurals[i];
+    }
+    out.append(token);
+    if (end < fragment.size()) out += '_';
+    start = end + 1;
+  }
+  return out;
+}
+
 class SettingsCollector final : public Collector {
  public:
   explicit SettingsCollector(const CollectorOptions&) {}
@@ -86,7 +108,7 @@ class SettingsCollector final : public Collector {
       // -1 conventionally means "disabled"; it stays -1 in any unit.
       if (*value != -1) *value *= conversion->factor;
       std::string metric =
-          "pg_settings_" + SanitizeNameFragment(name) + conversion->suffix;
+          "pg_settings_" + AvoidTypeWords(SanitizeNameFragment(name)) + conversion->suffix;
       // Two settings that sanitize to one name would be duplicate series.
       if (!emitted.insert(metric).second) continue;
       const Rows::Cell& desc = row.Get("short_desc");
@@ -99,10 +121,9 @@ class SettingsCollector final : public Collector {
         help += conversion->suffix + 1;
         help += ".]";
       }
-      // A gauge named *_count (tcp_keepalives_count) fails promtool's lint;
-      // untyped keeps postgres_exporter's name and passes.
-      const bool reserved = metric.size() > 6 &&
-                            metric.compare(metric.size() - 6, 6, "_count") == 0;
+      // tcp_keepalives_count: postgres_exporter's name, which promtool's lint
+      // rejects for a gauge.
+      const bool reserved = HasReservedSuffix(metric);
       FamilyBuilder(std::move(metric), std::move(help),
                     reserved ? prometheus::MetricType::Untyped
                              : prometheus::MetricType::Gauge)

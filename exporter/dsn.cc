@@ -62,7 +62,12 @@ Dsn Dsn::Parse(std::string_view text) {
     while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) {
       reason.pop_back();
     }
-    throw std::invalid_argument("invalid DSN: " + ScrubSecrets(reason, text));
+    reason = ScrubSecrets(reason, text);
+    // libpq echoes parts of the input: keep the reason on one line.
+    for (char& c : reason) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
+    }
+    throw std::invalid_argument("invalid DSN: " + reason);
   }
   Dsn dsn;
   for (PQconninfoOption* o = options.get(); o->keyword; ++o) {
@@ -136,6 +141,7 @@ Dsn WithSessionSettings(Dsn dsn, const SessionSettings& s) {
 
 std::string ScrubSecrets(std::string message, std::string_view dsn_text) {
   for (const std::string& secret : PasswordCandidates(dsn_text)) {
+    if (secret.empty()) continue;  // "u:@host": nothing to hide
     for (size_t p = message.find(secret); p != std::string::npos;
          p = message.find(secret, p + 3)) {
       message.replace(p, secret.size(), "***");

@@ -120,7 +120,9 @@ Clock::time_point ScrapeDeadline(Clock::time_point now, std::string_view header,
     const std::string text(header);
     char* end = nullptr;
     const double seconds = std::strtod(text.c_str(), &end);
-    if (end != text.c_str() && std::isfinite(seconds) && seconds > 0) {
+    // Beyond a day the header cannot shorten --scrape_timeout (at most an
+    // hour); the bound also keeps the conversion below from overflowing.
+    if (end != text.c_str() && std::isfinite(seconds) && seconds > 0 && seconds < 86400) {
       const auto from_header =
           std::chrono::duration_cast<Clock::duration>(
               std::chrono::duration<double>(seconds)) -

@@ -213,6 +213,16 @@ std::string EscapeHelp(std::string_view help) {
   return SanitizeLabelValue(out);
 }
 
+bool HasReservedSuffix(std::string_view name) {
+  for (std::string_view suffix : {"_count", "_sum", "_bucket"}) {
+    if (name.size() >= suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string SanitizeNameFragment(std::string_view text) {
   std::string out;
   out.reserve(text.size());

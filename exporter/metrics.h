@@ -87,6 +87,12 @@ std::string EscapeHelp(std::string_view help);
 // lowercased, never starting with a digit.
 std::string SanitizeNameFragment(std::string_view text);
 
+// True when `name` ends in _count, _sum or _bucket, which promtool's lint
+// reserves for histograms and summaries. Such names, kept for
+// compatibility, are emitted untyped: that lint exempts untyped families,
+// and PromQL does not look at the type.
+bool HasReservedSuffix(std::string_view name);
+
 // Gauge 1.0/0.0 for a boolean.
 inline double Bool(bool b) { return b ? 1.0 : 0.0; }
 

@@ -123,4 +123,25 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build/asan && ctest --output-on-failure --timeout 600 -L 'unit|integration')
 
+echo "== ThreadSanitizer: the concurrency tests (single-flight, deadlines, HTTP)"
+build build/tsan -DCMAKE_BUILD_TYPE=Debug -DPGWARDEN_TSAN=ON
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/unit_tests \
+  --gtest_filter='EngineTest.*:HttpServer*' 2>&1 | tail -3
+
+echo "== libFuzzer (clang): exposition output, DSNs, flag values; ${PGWARDEN_FUZZ_SECONDS:=20} s each"
+cmake -S . -B build/fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGWARDEN_FUZZ=ON -DPGWARDEN_BUILD_TESTS=OFF \
+  -DPGWARDEN_WERROR=ON >"$WORK/cmake-fuzz.log" || { cat "$WORK/cmake-fuzz.log"; exit 1; }
+cmake --build build/fuzz -j"$JOBS" --target exposition_fuzz dsn_fuzz flags_fuzz
+for target in exposition dsn flags; do
+  corpus=$WORK/corpus-$target
+  mkdir -p "$corpus"
+  cp tests/fuzz/seeds/$target/* "$corpus/"
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "build/fuzz/${target}_fuzz" \
+    -max_total_time="$PGWARDEN_FUZZ_SECONDS" -rss_limit_mb=2048 -artifact_prefix="$WORK/" \
+    "$corpus" >"$WORK/fuzz-$target.log" 2>&1 || {
+      tail -40 "$WORK/fuzz-$target.log"; echo "fuzzer $target found a failure" >&2; exit 1; }
+  grep -E "^Done" "$WORK/fuzz-$target.log" | sed "s/^/$target: /"
+done
+
 echo "== all suites passed"

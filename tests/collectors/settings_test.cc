@@ -74,7 +74,13 @@ TEST(SettingsCollectorTest, PendingRestartExclusionsNullsAndOddNames) {
       {"myext.placeholder", "\\N", "", "integer", "d", "f"},
       {"myext.weird_unit", "5", "furlongs", "integer", "d", "f"},
       {"tcp_keepalives_count", "9", "", "integer", "d", "\\N"},
+      // PostgreSQL 17+.
+      {"wal_summary_keep_time", "14400", "min", "integer", "d", "f"},
+      {"summarize_wal", "off", "", "bool", "d", "f"},
   });
+  // promtool rejects "summary" in any metric name: the word is pluralized.
+  EXPECT_EQ(Sample(out, "pg_settings_wal_summaries_keep_time_seconds"), 14400 * 60);
+  EXPECT_EQ(Sample(out, "pg_settings_summarize_wal"), 0);
   EXPECT_EQ(Sample(out, "pg_settings_pending_restart"), 2);
   EXPECT_EQ(testing::FindFamily(out, "pg_settings_sync_commit_cancel_wait"), nullptr);
   EXPECT_EQ(Sample(out, "pg_settings_myext_some_knob"), 5);

@@ -64,7 +64,9 @@ TEST(DsnTest, InvalidDsnErrorHidesThePassword) {
   for (const char* bad : {"postgresql://u:hunter2@h:5432/d?bogus=hunter2",
                           "host=h password=hunter2 nonsense",
                           "postgresql://u:hunter2@h/d?sslmode=hunter2%zz",
-                          "password=hunter2 bogus_key=1"}) {
+                          "password=hunter2 bogus_key=1",
+                          // Found by the DSN fuzzer: libpq echoed the newline.
+                          "postgres://u:hunter2@[bad\nhost:/d"}) {
     try {
       Dsn::Parse(bad);
       ADD_FAILURE() << "accepted " << bad;
@@ -80,6 +82,9 @@ TEST(DsnTest, ScrubSecretsFindsUriAndKeyValuePasswords) {
   EXPECT_EQ(ScrubSecrets("failed for s3cr3t", "postgres://u:s3cr3t@h/d"), "failed for ***");
   EXPECT_EQ(ScrubSecrets("x 'p w' y", "password='p w' host=h"), "x '***' y");
   EXPECT_EQ(ScrubSecrets("nothing here", "host=h"), "nothing here");
+  // An empty password (found by the DSN fuzzer: it looped forever).
+  EXPECT_EQ(ScrubSecrets("error text", "postgres://u:@h/d"), "error text");
+  EXPECT_EQ(ScrubSecrets("error text", "password= host=h"), "error text");
 }
 
 }  // namespace

@@ -171,6 +171,9 @@ TEST(ScrapeDeadlineTest, HeaderMinusOffsetCappedByFlag) {
   EXPECT_EQ(ms(ScrapeDeadline(now, "0.3", o)), 100);  // floor
   EXPECT_EQ(ms(ScrapeDeadline(now, "junk", o)), 10000);
   EXPECT_EQ(ms(ScrapeDeadline(now, "-5", o)), 10000);
+  // Found by the flags fuzzer: a huge value overflowed the conversion.
+  EXPECT_EQ(ms(ScrapeDeadline(now, "1e300", o)), 10000);
+  EXPECT_EQ(ms(ScrapeDeadline(now, "nan", o)), 10000);
 }
 
 }  // namespace

@@ -43,6 +43,15 @@ TEST(SanitizeNameFragmentTest, MakesValidNameParts) {
   EXPECT_EQ(SanitizeNameFragment("\xC3\xA9t\xC3\xA9"), "__t__");
 }
 
+TEST(HasReservedSuffixTest, HistogramAndSummarySuffixes) {
+  EXPECT_TRUE(HasReservedSuffix("pg_settings_tcp_keepalives_count"));
+  EXPECT_TRUE(HasReservedSuffix("x_sum"));
+  EXPECT_TRUE(HasReservedSuffix("x_bucket"));
+  EXPECT_FALSE(HasReservedSuffix("x_counter"));
+  EXPECT_FALSE(HasReservedSuffix("pg_stat_statements_calls_total"));
+  EXPECT_FALSE(HasReservedSuffix("_count_x"));
+}
+
 TEST(AggregateTest, SumsMaxesAndZeroFills) {
   Aggregate sum(Aggregate::Mode::kSum), max(Aggregate::Mode::kMax);
   sum.Touch({"a"});
