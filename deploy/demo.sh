@@ -61,8 +61,12 @@ PGAPPNAME=nightly-report "${PSQL[@]}" -d shop -c "SELECT pg_sleep(3600)" >/dev/n
 BG+=($!)
 # A batch that updated a ledger row and went idle in its transaction (a
 # pgbench client sleeping inside its script: one process, stopped by PID)...
-printf 'BEGIN;\nUPDATE ledger SET balance = balance + 1 WHERE id = 1;\n\\sleep 3600 s\nCOMMIT;\n' \
-  >"$DIR/billing-batch.sql"
+# (pgbench keeps \sleep in microseconds in an int: 1800 s at a time.)
+{
+  printf 'BEGIN;\nUPDATE ledger SET balance = balance + 1 WHERE id = 1;\n'
+  for i in $(seq 1 48); do printf '\\sleep 1800 s\n'; done
+  printf 'COMMIT;\n'
+} >"$DIR/billing-batch.sql"
 PGAPPNAME=billing-batch "$PG_BIN/pgbench" -n -c 1 -t 1 -f "$DIR/billing-batch.sql" \
   -h 127.0.0.1 -p "$DEMO_PG_PORT" -U postgres shop >/dev/null 2>&1 &
 BG+=($!)

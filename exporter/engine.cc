@@ -14,6 +14,7 @@ namespace {
 struct Outcome {
   enum class State { kPending, kOk, kFailed } state = State::kPending;
   std::shared_ptr<const Families> families;  // set when kOk
+  Clock::time_point fetched;                 // when its rows were read
   double seconds = 0;
   std::string error;
 };
@@ -52,8 +53,10 @@ struct Engine::Core {
     ServerInfo server;
     Rows rows;
     std::shared_ptr<const Families> families;
+    Clock::time_point fetched;  // when `rows` were read
   };
   std::vector<Memo> memo;
+  std::vector<Clock::duration> min_interval;  // per collector; 0 = every scrape
 
   mutable std::mutex mu;  // guards everything below
   std::condition_variable idle_cv;
@@ -97,7 +100,20 @@ void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
   // the rest go to the database in one batch.
   std::vector<std::string> queries;
   std::vector<size_t> batch_index;  // query position -> collector index
+  const auto now = Clock::now();
   for (size_t i = 0; i < collectors.size(); ++i) {
+    const Memo& m = memo[i];
+    if (min_interval[i].count() > 0 && m.families && m.server == server &&
+        now - m.fetched < min_interval[i]) {
+      // Ran recently enough: serve the last result, marked by its age.
+      Outcome o;
+      o.state = Outcome::State::kOk;
+      o.families = m.families;
+      o.fetched = m.fetched;
+      std::lock_guard<std::mutex> lock(c.mu);
+      c.outcomes[i] = std::move(o);
+      continue;
+    }
     std::string sql = collectors[i]->Query(server);
     if (!sql.empty()) {
       queries.push_back(std::move(sql));
@@ -109,6 +125,7 @@ void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
       auto families = std::make_shared<Families>();
       collectors[i]->Parse(server, Rows{}, *families);
       o.families = std::move(families);
+      o.fetched = now;
       o.state = Outcome::State::kOk;
     } catch (const std::exception& e) {
       o.state = Outcome::State::kFailed;
@@ -127,14 +144,16 @@ void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
           const auto parse_start = Clock::now();
           Memo& m = memo[i];
           try {
+            o.fetched = parse_start;
             if (m.families && m.rows == result.rows && m.server == server) {
               // Same rows as last time (settings, mostly): same families.
               o.families = m.families;
+              m.fetched = parse_start;
             } else {
               auto families = std::make_shared<Families>();
               collectors[i]->Parse(server, result.rows, *families);
               o.families = std::move(families);
-              m = Memo{server, std::move(result.rows), o.families};
+              m = Memo{server, std::move(result.rows), o.families, parse_start};
             }
             o.state = Outcome::State::kOk;
           } catch (const std::exception& e) {
@@ -156,12 +175,18 @@ void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
 }
 
 Engine::Engine(std::string target_name, std::unique_ptr<Database> database,
-               std::vector<std::unique_ptr<Collector>> collectors)
+               std::vector<std::unique_ptr<Collector>> collectors, EngineOptions options)
     : core_(std::make_shared<Core>()) {
   core_->target = std::move(target_name);
   core_->database = std::move(database);
   core_->collectors = std::move(collectors);
   core_->memo.resize(core_->collectors.size());
+  for (const auto& c : core_->collectors) {
+    auto it = options.min_interval_seconds.find(std::string(c->Name()));
+    const double seconds = it == options.min_interval_seconds.end() ? 0 : it->second;
+    core_->min_interval.push_back(std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(seconds)));
+  }
 }
 
 Engine::~Engine() {
@@ -285,6 +310,7 @@ Exposition Engine::Collect(Clock::time_point deadline) {
       Outcome summary;
       summary.state = o.state;
       summary.seconds = o.seconds;
+      summary.fetched = o.fetched;
       results.emplace_back(std::string(core_->collectors[i]->Name()), std::move(summary));
     }
   }
@@ -314,11 +340,21 @@ Exposition Engine::Collect(Clock::time_point deadline) {
   FamilyBuilder duration("pg_scrape_collector_duration_seconds",
                          "Time the collector's query and parse took.",
                          MetricType::Gauge);
+  FamilyBuilder age("pgwarden_collector_result_age_seconds",
+                    "Age of the data a collector served: 0 when read in this "
+                    "scrape, more when its minimum interval served the last result.",
+                    MetricType::Gauge);
+  const auto now = Clock::now();
   for (const auto& [name, o] : results) {
     const bool ok = o.state == Outcome::State::kOk;
     any_failed = any_failed || !ok;
     success.Add({{"collector", name}}, Bool(ok));
     duration.Add({{"collector", name}}, o.seconds);
+    if (ok) {
+      // Rows read during this collection count as fresh.
+      const double seconds = std::chrono::duration<double>(now - o.fetched).count();
+      age.Add({{"collector", name}}, o.fetched >= c->started ? 0 : seconds);
+    }
   }
   FamilyBuilder("pg_up", "1 if the database answered the last connection "
                 "attempt and version query.", MetricType::Gauge)
@@ -334,6 +370,7 @@ Exposition Engine::Collect(Clock::time_point deadline) {
   }
   success.MoveTo(out);
   duration.MoveTo(out);
+  age.MoveTo(out);
   FamilyBuilder("pg_exporter_last_scrape_error",
                 "1 if the database was down or any collector failed in the "
                 "last scrape.", MetricType::Gauge)

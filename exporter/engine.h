@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +25,14 @@ struct TargetStatus {
   bool pgss_available = false;
 };
 
+// Per-target options.
+struct EngineOptions {
+  // collector name -> minimum seconds between its queries. Within that
+  // time its last successful result is served again, and
+  // pgwarden_collector_result_age_seconds says how old it is.
+  std::map<std::string, double> min_interval_seconds;
+};
+
 // Scrapes one target. Thread-safe: concurrent Scrape() calls share one
 // in-flight collection (single-flight), so the database sees one round of
 // queries however many clients scrape at once, and the target never holds
@@ -31,7 +40,8 @@ struct TargetStatus {
 class Engine {
  public:
   Engine(std::string target_name, std::unique_ptr<Database> database,
-         std::vector<std::unique_ptr<Collector>> collectors);
+         std::vector<std::unique_ptr<Collector>> collectors,
+         EngineOptions options = {});
   ~Engine();  // waits (at most a few seconds) for an in-flight collection
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

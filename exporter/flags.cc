@@ -36,6 +36,11 @@ DEFINE_int32(lock_timeout_ms, 1000,
 DEFINE_int32(connect_timeout, 5,
              "Longest wait for a new database connection, in seconds (libpq's "
              "minimum is 2).");
+DEFINE_string(collector_min_interval, "",
+              "Minimum seconds between a collector's queries, as name=seconds "
+              "pairs (e.g. 'settings=60,stat_statements=30'); in between, its "
+              "last result is served and pgwarden_collector_result_age_seconds "
+              "shows its age.");
 DEFINE_string(long_running_thresholds, "60,300,900,3600",
               "activity: thresholds in seconds for pg_long_running_queries.");
 DEFINE_int32(blocking_top_roots, 5,
@@ -117,6 +122,33 @@ std::string CheckArgs(int argc, char** argv) {
   return "";
 }
 
+std::map<std::string, double> ParseMinIntervals(const std::string& text) {
+  std::map<std::string, double> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    item = Trim(item);
+    if (item.empty()) continue;
+    const size_t eq = item.find('=');
+    const std::string name = Trim(item.substr(0, eq));
+    if (eq == std::string::npos) {
+      throw std::invalid_argument("--collector_min_interval: \"" + item +
+                                  "\" is not name=seconds");
+    }
+    ResolveCollectors(name);  // throws for an unknown collector
+    char* end = nullptr;
+    const std::string value = Trim(item.substr(eq + 1));
+    const double seconds = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0' || !std::isfinite(seconds) || seconds < 0 ||
+        seconds > 86400) {
+      throw std::invalid_argument("--collector_min_interval: invalid seconds \"" + value +
+                                  "\" for " + name);
+    }
+    out[name] = seconds;
+  }
+  return out;
+}
+
 std::vector<double> ParseThresholds(const std::string& text) {
   std::vector<double> out;
   std::stringstream in(text);
@@ -171,6 +203,13 @@ Config LoadConfig() {
   }
   c.collector_options.long_running_thresholds_seconds =
       ParseThresholds(FLAGS_long_running_thresholds);
+  try {
+    c.engine.min_interval_seconds = ParseMinIntervals(FLAGS_collector_min_interval);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string(e.what()).rfind("--", 0) == 0
+                                    ? e.what()
+                                    : std::string("--collector_min_interval: ") + e.what());
+  }
   if (FLAGS_blocking_top_roots < 0 || FLAGS_stat_statements_limit < 0 ||
       FLAGS_stat_statements_query_length <= 0) {
     throw std::invalid_argument(

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -7,6 +8,7 @@
 
 #include "collectors/collector.h"
 #include "exporter/dsn.h"
+#include "exporter/engine.h"
 #include "exporter/http_server.h"
 
 DECLARE_string(web_listen_address);
@@ -14,6 +16,7 @@ DECLARE_string(web_telemetry_path);
 DECLARE_string(dsn);
 DECLARE_string(dsn_file);
 DECLARE_string(collectors);
+DECLARE_string(collector_min_interval);
 DECLARE_double(scrape_timeout);
 DECLARE_double(scrape_timeout_offset);
 DECLARE_int32(statement_timeout_ms);
@@ -36,6 +39,7 @@ struct Config {
   std::vector<std::string> collectors;
   CollectorOptions collector_options;
   HttpOptions http;
+  EngineOptions engine;
 };
 
 // Checks argv before gflags sees it, so unknown flags and bad values end
@@ -49,6 +53,10 @@ Config LoadConfig();
 
 // --help text: every pgwarden flag with its meaning and default.
 std::string HelpText();
+
+// "settings=60,stat_statements=30" -> {{"settings", 60}, ...}; throws
+// std::invalid_argument for unknown collectors and bad numbers.
+std::map<std::string, double> ParseMinIntervals(const std::string& text);
 
 // "60,300" -> {60, 300}; throws std::invalid_argument.
 std::vector<double> ParseThresholds(const std::string& text);

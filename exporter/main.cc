@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
 
   const std::string target = config.dsn.Redacted();
   Engine engine(target, NewPostgresDatabase(config.dsn),
-                CreateCollectors(config.collectors, config.collector_options));
+                CreateCollectors(config.collectors, config.collector_options), config.engine);
   HttpHandlers handlers;
   handlers.scrape = [&engine](Clock::time_point deadline) {
     return engine.Collect(deadline);

@@ -48,6 +48,12 @@ echo "== unit, integration and end-to-end tests (PostgreSQL $("$PG_BIN/postgres"
 fresh_cluster pg-main
 (cd build/ci && ctest --output-on-failure --timeout 600)
 
+echo "== faults: stopped, killed, frozen, locked, full, misconfigured servers"
+tests/faults/faults.sh build/ci/pgwarden 2>&1 | grep -E '^\||^faults:'
+
+echo "== soak: 20000 scrapes under a live workload"
+tests/soak/soak.sh build/ci/pgwarden "${PGWARDEN_SOAK_SCRAPES:-20000}"
+
 echo "== PostgreSQL matrix: integration suite and a scrape on each major"
 source tests/lib/pg_versions.sh
 MAJORS=${PGWARDEN_PG_MAJORS:-12 13 14 15 16 17 18}

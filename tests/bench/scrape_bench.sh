@@ -61,8 +61,9 @@ echo "workload: 2000 distinct statements" >&2
 echo "workload: 100 idle connections and a blocked chain" >&2
 # Sessions that must stay open are pgbench clients sleeping inside their
 # script: one process each group, stopped by its PID, no helper processes.
-printf '\\sleep 3600 s\n' >"$WORK/idle.sql"
-printf 'BEGIN;\nUPDATE ledger SET v = 1 WHERE id = 1;\n\\sleep 3600 s\nCOMMIT;\n' >"$WORK/holder.sql"
+# (pgbench keeps \sleep in microseconds in an int: 1800 s at a time.)
+printf '\\sleep 1800 s\n\\sleep 1800 s\n' >"$WORK/idle.sql"
+printf 'BEGIN;\nUPDATE ledger SET v = 1 WHERE id = 1;\n\\sleep 1800 s\n\\sleep 1800 s\nCOMMIT;\n' >"$WORK/holder.sql"
 PGAPPNAME=idle "$PG_BIN/pgbench" -n -c 100 -t 1 -f "$WORK/idle.sql" \
   -h 127.0.0.1 -p "$PORT" -U postgres bench >/dev/null 2>&1 &
 BG+=($!)
@@ -82,6 +83,7 @@ for i in $(seq 1 100); do
   [[ $n -ge 102 ]] && break
   sleep 0.1
 done
+[[ $n -ge 102 ]] || { echo "workload did not start ($n sessions)" >&2; exit 1; }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }

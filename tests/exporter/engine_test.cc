@@ -51,6 +51,7 @@ class FakeDatabase : public Database {
     int extra_rows = 0;  // changes the rows every query returns
     int runs = 0;
     int prepares = 0;
+    std::vector<std::string> last_queries;
   };
   explicit FakeDatabase(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
 
@@ -68,6 +69,7 @@ class FakeDatabase : public Database {
            const std::function<void(size_t, QueryResult)>& on_result) override {
     std::unique_lock<std::mutex> lock(s_->mu);
     ++s_->runs;
+    s_->last_queries = queries;
     s_->cv.notify_all();
     s_->cv.wait(lock, [&] { return !s_->block || s_->released; });
     for (size_t i = 0; i < queries.size(); ++i) {
@@ -141,6 +143,31 @@ TEST(EngineTest, UnchangedRowsReuseTheLastParse) {
   }
   EXPECT_EQ(Sample(engine.Scrape(In(5000)), "stub_alpha_rows"), 3);
   EXPECT_EQ(stub->parses, 2);
+}
+
+TEST(EngineTest, MinIntervalServesTheLastResultWithItsAge) {
+  auto shared = std::make_shared<FakeDatabase::Shared>();
+  std::vector<std::unique_ptr<Collector>> collectors;
+  collectors.push_back(std::make_unique<StubCollector>("alpha"));
+  collectors.push_back(std::make_unique<StubCollector>("beta"));
+  EngineOptions options;
+  options.min_interval_seconds = {{"alpha", 3600}};
+  Engine engine("host=h", std::make_unique<FakeDatabase>(shared), std::move(collectors),
+                options);
+  const Families first = engine.Scrape(In(5000));
+  EXPECT_EQ(Sample(first, "pgwarden_collector_result_age_seconds", {{"collector", "alpha"}}), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  const Families second = engine.Scrape(In(5000));
+  {
+    std::lock_guard<std::mutex> lock(shared->mu);
+    EXPECT_EQ(shared->last_queries, std::vector<std::string>{"beta"});
+  }
+  EXPECT_EQ(Sample(second, "stub_alpha_rows"), 2);  // served from the last result
+  EXPECT_EQ(Sample(second, "pg_scrape_collector_success", {{"collector", "alpha"}}), 1);
+  EXPECT_GE(*Sample(second, "pgwarden_collector_result_age_seconds", {{"collector", "alpha"}}),
+            0.02);
+  EXPECT_EQ(Sample(second, "pgwarden_collector_result_age_seconds", {{"collector", "beta"}}), 0);
+  EXPECT_TRUE(testing::ValidExposition(second));
 }
 
 TEST(EngineTest, DatabaseDownStillAnswersWithZeros) {

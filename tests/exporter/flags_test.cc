@@ -40,6 +40,17 @@ TEST(ParseThresholdsTest, ParsesAndRejects) {
   EXPECT_THROW(ParseThresholds("-1"), std::invalid_argument);
 }
 
+TEST(ParseMinIntervalsTest, ParsesAndRejects) {
+  const auto m = ParseMinIntervals("settings=60, stat_statements = 2.5");
+  EXPECT_EQ(m.at("settings"), 60);
+  EXPECT_EQ(m.at("stat_statements"), 2.5);
+  EXPECT_TRUE(ParseMinIntervals("").empty());
+  EXPECT_THROW(ParseMinIntervals("settingz=60"), std::invalid_argument);
+  EXPECT_THROW(ParseMinIntervals("settings"), std::invalid_argument);
+  EXPECT_THROW(ParseMinIntervals("settings=-1"), std::invalid_argument);
+  EXPECT_THROW(ParseMinIntervals("settings=soon"), std::invalid_argument);
+}
+
 TEST(LoadConfigTest, RejectsUnknownCollectorAndUnreadableDsnFile) {
   gflags::FlagSaver saver;
   FLAGS_collectors = "default,-nope";

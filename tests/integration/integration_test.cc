@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <future>
@@ -638,6 +639,37 @@ TEST_F(IntegrationTest, ChangedResultShapeIsPreparedAgain) {
   EXPECT_EQ(Sample(out, "pg_scrape_collector_success", {{"collector", "shape"}}), 1);
   EXPECT_EQ(Sample(out, "it_shape"), 3);
   EXPECT_EQ(Sample(out, "pgwarden_connections_opened_total"), 1);
+}
+
+TEST_F(IntegrationTest, SixteenConcurrentScrapesShareOneRoundOfQueries) {
+  pqxx::connection admin(DsnFor(kDatabase));
+  std::vector<std::unique_ptr<Collector>> extra;
+  extra.push_back(std::make_unique<PreparedProbeCollector>(
+      "slow", "SELECT pg_sleep(0.5) AS slept, 1 AS n"));
+  auto engine = MakeEngine(kDatabase, {}, std::move(extra));
+  Scrape(*engine);  // connect and prepare first
+  pqxx::nontransaction(admin).exec("SELECT pg_stat_statements_reset()");
+  std::vector<std::thread> clients;
+  std::atomic<int> served{0};
+  for (int i = 0; i < 16; ++i) {
+    clients.emplace_back([&] {
+      if (Sample(Scrape(*engine), "it_slow") == 1) ++served;
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(served, 16);
+  pqxx::nontransaction tx(admin);
+  // All sixteen got their answer from one execution of each query...
+  EXPECT_EQ(tx.exec("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                    "WHERE query LIKE '%pg_sleep%slept%'")[0][0].as<int>(),
+            1);
+  EXPECT_EQ(tx.exec("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                    "WHERE query LIKE '%FROM pg_settings%vartype%'")[0][0].as<int>(),
+            1);
+  // ...over the one connection the exporter holds.
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                    "'pgwarden' AND datname = current_database()")[0][0].as<int>(),
+            1);
 }
 
 TEST_F(IntegrationTest, OneConnectionReusedAndReopenedAfterTermination) {

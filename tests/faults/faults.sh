@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Fault injection against a real PostgreSQL 15 while pgwarden scrapes it
+# with a 2 s deadline. For each fault: seconds until pg_up 0 (or until the
+# affected collectors report 0), seconds until everything is 1 again after
+# the fix, and the slowest /metrics answer meanwhile. Prints a table; fails
+# if any fault is not detected, not recovered from, or any answer took
+# longer than the deadline plus 1 s. Every wait is bounded.
+# Usage: faults.sh PATH_TO_PGWARDEN
+set -uo pipefail
+
+BIN=${1:?usage: faults.sh PATH_TO_PGWARDEN}
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+source "$HERE/lib/pg.sh"
+WORK=$(mktemp -d /tmp/pgwarden-faults.XXXXXX)
+chmod 755 "$WORK"
+DEADLINE=2
+LIMIT_MS=$(( (DEADLINE + 1) * 1000 ))
+BG=()
+EXPORTERS=()
+failures=0
+ROWS=()
+
+cleanup() {
+  local p
+  for p in "${EXPORTERS[@]}" "${BG[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+  [[ -n ${PGDIR:-} ]] && pg_stop "$PGDIR"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}'; }
+
+PGDIR=$WORK/pg
+PORT=$(pg_free_port)
+# A certificate so that one role can be made to require TLS.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=127.0.0.1" \
+  -keyout "$WORK/server.key" -out "$WORK/server.crt" >/dev/null 2>&1
+chown postgres: "$WORK/server.key" "$WORK/server.crt"
+chmod 600 "$WORK/server.key"
+pg_start "$PGDIR" "$PORT" "max_connections = 20" "superuser_reserved_connections = 3" \
+  "ssl = on" "ssl_cert_file = '$WORK/server.crt'" "ssl_key_file = '$WORK/server.key'" || exit 1
+{
+  echo "host all pw 127.0.0.1/32 scram-sha-256"
+  echo "hostnossl all tls 127.0.0.1/32 reject"
+  cat "$PGDIR/data/pg_hba.conf"
+} >"$WORK/hba" && cp "$WORK/hba" "$PGDIR/data/pg_hba.conf"
+ADMIN=(psql -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres)
+"${ADMIN[@]}" -c "SELECT pg_reload_conf()" >/dev/null
+"${ADMIN[@]}" <<'SQL'
+CREATE ROLE mon LOGIN IN ROLE pg_monitor;
+CREATE ROLE filler LOGIN;
+CREATE ROLE pw LOGIN PASSWORD 'right-Pass-91' IN ROLE pg_monitor;
+CREATE ROLE tls LOGIN IN ROLE pg_monitor;
+CREATE EXTENSION pg_stat_statements;
+SQL
+postmaster_pid() { head -1 "$PGDIR/data/postmaster.pid"; }
+pg_restart_after_stop() {
+  pg_as_owner "$PG_BIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 60 start >/dev/null
+}
+
+# start_exporter NAME DSN -> EXP_PORT
+start_exporter() {
+  EXP_PORT=$(pg_free_port)
+  "$BIN" --web_listen_address="127.0.0.1:$EXP_PORT" --dsn "$2" --scrape_timeout=$DEADLINE \
+    --connect_timeout=2 >"$WORK/$1.log" 2>&1 &
+  EXPORTERS+=($!)
+  local i
+  for i in $(seq 1 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$EXP_PORT/healthz" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# scrape: one GET; sets UP (1/0/"x"), OK (all collectors 1: 1/0), LAT_MS.
+MAX_LAT=0
+scrape() {
+  local t0 out
+  t0=$(now)
+  out=$(curl -sS --max-time 15 "http://127.0.0.1:$EXP_PORT/metrics" 2>/dev/null)
+  LAT_MS=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%d", (b - a) * 1000}')
+  (( LAT_MS > MAX_LAT )) && MAX_LAT=$LAT_MS
+  UP=$(grep -oP '^pg_up \K[01]' <<<"$out" || echo x)
+  if [[ $UP == 1 ]] && ! grep -q '^pg_scrape_collector_success{.*} 0$' <<<"$out"; then OK=1; else OK=0; fi
+}
+
+# wait_for CONDITION SECONDS [START]: scrape every 0.2 s until CONDITION
+# (a bash expression over UP/OK) holds; sets WAITED to the seconds since
+# START (default: now) or "never". Runs in this shell, so MAX_LAT counts.
+wait_for() {
+  local cond=$1 limit=$2 t0=${3:-$(now)}
+  while true; do
+    scrape
+    if eval "$cond"; then WAITED=$(since "$t0"); return 0; fi
+    if awk -v a="$t0" -v b="$(now)" -v l="$limit" 'BEGIN {exit !(b - a > l)}'; then
+      WAITED=never; return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# fault NAME DETECT INJECT FIX: DETECT is the condition that shows the
+# fault; times run from the start of INJECT and from the end of FIX. An
+# INJECT of ':' means the exporter starts in the faulty state.
+fault() {
+  local name=$1 detect=$2 inject=$3 fix=$4 down up t0
+  if [[ $inject != : ]]; then
+    wait_for '[[ $OK == 1 ]]' 30 || echo "$name: not healthy before the fault" >&2
+  fi
+  MAX_LAT=0
+  t0=$(now)
+  eval "$inject"
+  wait_for "$detect" 20 "$t0"
+  down=$WAITED
+  eval "$fix"
+  wait_for '[[ $OK == 1 ]]' 60
+  up=$WAITED
+  local verdict=ok
+  [[ $down == never || $up == never ]] && verdict=FAILED
+  (( MAX_LAT > LIMIT_MS )) && verdict="FAILED (slow answer)"
+  [[ $verdict != ok ]] && failures=$((failures + 1))
+  ROWS+=("| $name | $down | $up | $MAX_LAT | $verdict |")
+}
+
+start_exporter main "host=127.0.0.1 port=$PORT dbname=postgres user=mon" || exit 1
+DOWN='[[ $UP != 1 ]]'
+
+fault "server stopped (fast shutdown), started again" "$DOWN" \
+  'kill -INT $(postmaster_pid); for i in $(seq 50); do [[ -f $PGDIR/data/postmaster.pid ]] || break; sleep 0.1; done' \
+  'pg_restart_after_stop'
+fault "server stopped (immediate shutdown), started again" "$DOWN" \
+  'kill -QUIT $(postmaster_pid); for i in $(seq 50); do [[ -f $PGDIR/data/postmaster.pid ]] || break; sleep 0.1; done' \
+  'pg_restart_after_stop'
+fault "pgwarden's backend ended by pg_terminate_backend()" "$DOWN" \
+  '"${ADMIN[@]}" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '"'"'pgwarden'"'"'" >/dev/null' \
+  ':'
+fault "another backend SIGKILLed: crash recovery" "$DOWN" \
+  'PGAPPNAME=victim "${ADMIN[@]}" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 & BG+=($!); sleep 0.5;
+   kill -KILL $("${ADMIN[@]}" -c "SELECT pid FROM pg_stat_activity WHERE application_name = '"'"'victim'"'"'")' \
+  ':'
+fault "postmaster and backends frozen (SIGSTOP) for 6 s" "$DOWN" \
+  'FROZEN="$(postmaster_pid) $(ps -o pid= --ppid $(postmaster_pid))"; kill -STOP $FROZEN' \
+  'sleep 6; kill -CONT $FROZEN'
+printf 'BEGIN;\nLOCK TABLE pg_database IN ACCESS EXCLUSIVE MODE;\n\\sleep 8 s\nCOMMIT;\n' >"$WORK/lock.sql"
+fault "ACCESS EXCLUSIVE lock on pg_database held 8 s" '[[ $OK == 0 ]]' \
+  '"$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/lock.sql" -h 127.0.0.1 -p $PORT -U postgres postgres >/dev/null 2>&1 & LOCKER=$!; BG+=($LOCKER)' \
+  'wait $LOCKER'
+printf '\\sleep 60 s\n' >"$WORK/idle.sql"
+fault "server at max_connections, pgwarden must reconnect" "$DOWN" \
+  '"${ADMIN[@]}" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '"'"'pgwarden'"'"'" >/dev/null;
+   "$PG_BIN/pgbench" -n -c 17 -t 1 -f "$WORK/idle.sql" -h 127.0.0.1 -p $PORT -U filler postgres >/dev/null 2>&1 & FILLER=$!; BG+=($FILLER)' \
+  'kill $FILLER; wait $FILLER'
+pile=$("${ADMIN[@]}" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarden'")
+[[ $pile -le 1 ]] || { echo "pgwarden holds $pile connections" >&2; failures=$((failures + 1)); }
+kill "${EXPORTERS[-1]}"
+
+# Wrong settings, each fixed on the server side so that the same running
+# pgwarden recovers without a restart.
+start_exporter pw "host=127.0.0.1 port=$PORT dbname=postgres user=pw password=wrong-Pass-17" || exit 1
+fault "wrong password" "$DOWN" ':' \
+  '"${ADMIN[@]}" -c "ALTER ROLE pw PASSWORD '"'"'wrong-Pass-17'"'"'" >/dev/null'
+kill "${EXPORTERS[-1]}"
+start_exporter db "host=127.0.0.1 port=$PORT dbname=nodb user=mon" || exit 1
+fault "database does not exist" "$DOWN" ':' '"${ADMIN[@]}" -c "CREATE DATABASE nodb" >/dev/null'
+kill "${EXPORTERS[-1]}"
+start_exporter tls "host=127.0.0.1 port=$PORT dbname=postgres user=tls sslmode=disable" || exit 1
+fault "TLS required by the server, not offered" "$DOWN" ':' \
+  'sed -i "/^hostnossl all tls/d" "$PGDIR/data/pg_hba.conf"; "${ADMIN[@]}" -c "SELECT pg_reload_conf()" >/dev/null'
+kill "${EXPORTERS[-1]}"
+DEAD=$(pg_free_port)
+start_exporter port "host=127.0.0.1 port=$DEAD dbname=postgres user=mon" || exit 1
+MAX_LAT=0
+wait_for "$DOWN" 10
+down=$WAITED
+ROWS+=("| wrong port (nothing listening) | $down | n/a (a config change) | $MAX_LAT | $([[ $down != never ]] && echo ok || echo FAILED) |")
+kill "${EXPORTERS[-1]}"
+start_exporter host "host=127.0.0.2 port=$PORT dbname=postgres user=mon" || exit 1
+MAX_LAT=0
+wait_for "$DOWN" 10
+down=$WAITED
+ROWS+=("| wrong host (127.0.0.2, refused) | $down | n/a (a config change) | $MAX_LAT | $([[ $down != never ]] && echo ok || echo FAILED) |")
+
+# Every exporter log: errors said once per state, never the passwords.
+if grep -l -e 'right-Pass-91' -e 'wrong-Pass-17' "$WORK"/*.log; then
+  echo "a password appeared in a log" >&2
+  failures=$((failures + 1))
+fi
+
+echo
+echo "Faults (pgwarden deadline ${DEADLINE}s, one scrape every 0.2 s; times in seconds):"
+echo
+echo "| fault | until pg_up 0 / collectors 0 | recovery after the fix | slowest answer ms | verdict |"
+echo "|---|---|---|---|---|"
+printf '%s\n' "${ROWS[@]}"
+echo
+grep -h 'level=error' "$WORK"/*.log | sed 's/^ts=[^ ]* //' | sort | uniq -c | sort -rn | head -12
+echo
+echo "faults: $((${#ROWS[@]} - failures)) passed, $failures failed"
+[[ $failures -eq 0 ]]
