@@ -62,6 +62,7 @@ pg_restart_after_stop() {
 # start_exporter NAME DSN -> EXP_PORT
 start_exporter() {
   EXP_PORT=$(pg_free_port)
+  CONNS=0
   "$BIN" --web_listen_address="127.0.0.1:$EXP_PORT" --dsn "$2" --scrape_timeout=$DEADLINE \
     --connect_timeout=2 >"$WORK/$1.log" 2>&1 &
   EXPORTERS+=($!)
@@ -75,6 +76,7 @@ start_exporter() {
 
 # scrape: one GET; sets UP (1/0/"x"), OK (all collectors 1: 1/0), LAT_MS.
 MAX_LAT=0
+CONNS=0
 scrape() {
   local t0 out
   t0=$(now)
@@ -82,6 +84,7 @@ scrape() {
   LAT_MS=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%d", (b - a) * 1000}')
   (( LAT_MS > MAX_LAT )) && MAX_LAT=$LAT_MS
   UP=$(grep -oP '^pg_up \K[01]' <<<"$out" || echo x)
+  CONNS=$(grep -oP '^pgwarden_connections_opened_total \K[0-9]+' <<<"$out" || echo "$CONNS")
   if [[ $UP == 1 ]] && ! grep -q '^pg_scrape_collector_success{.*} 0$' <<<"$out"; then OK=1; else OK=0; fi
 }
 
@@ -109,6 +112,7 @@ fault() {
     wait_for '[[ $OK == 1 ]]' 30 || echo "$name: not healthy before the fault" >&2
   fi
   MAX_LAT=0
+  local conns_before=$CONNS
   t0=$(now)
   eval "$inject"
   wait_for "$detect" 20 "$t0"
@@ -120,7 +124,7 @@ fault() {
   [[ $down == never || $up == never ]] && verdict=FAILED
   (( MAX_LAT > LIMIT_MS )) && verdict="FAILED (slow answer)"
   [[ $verdict != ok ]] && failures=$((failures + 1))
-  ROWS+=("| $name | $down | $up | $MAX_LAT | $verdict |")
+  ROWS+=("| $name | $down | $up | $MAX_LAT | $((CONNS - conns_before)) | $verdict |")
 }
 
 start_exporter main "host=127.0.0.1 port=$PORT dbname=postgres user=mon" || exit 1
@@ -146,6 +150,19 @@ printf 'BEGIN;\nLOCK TABLE pg_database IN ACCESS EXCLUSIVE MODE;\n\\sleep 8 s\nC
 fault "ACCESS EXCLUSIVE lock on pg_database held 8 s" '[[ $OK == 0 ]]' \
   '"$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/lock.sql" -h 127.0.0.1 -p $PORT -U postgres postgres >/dev/null 2>&1 & LOCKER=$!; BG+=($LOCKER)' \
   'wait $LOCKER'
+# pgwarden's query waits on that lock while it is cancelled from outside.
+# The lock also stops new connections, so the canceller connects first and
+# reads pg_stat_get_activity() (the view joins pg_database).
+printf '\\sleep 700 ms\nSELECT pg_cancel_backend(pid) FROM pg_stat_get_activity(NULL) WHERE application_name = '"'"'pgwarden'"'"' AND state = '"'"'active'"'"';\n' \
+  >"$WORK/cancel.sql"
+fault "pgwarden's query cancelled by pg_cancel_backend()" '[[ $OK == 0 ]]' \
+  '"$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/cancel.sql" -h 127.0.0.1 -p $PORT -U postgres postgres >"$WORK/cancel.out" 2>&1 & BG+=($!);
+   sleep 0.2;
+   "$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/lock.sql" -h 127.0.0.1 -p $PORT -U postgres postgres >/dev/null 2>&1 & LOCKER=$!; BG+=($LOCKER);
+   sleep 0.2; curl -s -o /dev/null "http://127.0.0.1:$EXP_PORT/metrics" &' \
+  'wait $LOCKER'
+grep -q "canceling statement due to user request" "$WORK/main.log" ||
+  { echo "the cancelled query was not reported" >&2; failures=$((failures + 1)); }
 printf '\\sleep 60 s\n' >"$WORK/idle.sql"
 fault "server at max_connections, pgwarden must reconnect" "$DOWN" \
   '"${ADMIN[@]}" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '"'"'pgwarden'"'"'" >/dev/null;
@@ -173,13 +190,13 @@ start_exporter port "host=127.0.0.1 port=$DEAD dbname=postgres user=mon" || exit
 MAX_LAT=0
 wait_for "$DOWN" 10
 down=$WAITED
-ROWS+=("| wrong port (nothing listening) | $down | n/a (a config change) | $MAX_LAT | $([[ $down != never ]] && echo ok || echo FAILED) |")
+ROWS+=("| wrong port (nothing listening) | $down | n/a (a config change) | $MAX_LAT | 0 | $([[ $down != never ]] && echo ok || echo FAILED) |")
 kill "${EXPORTERS[-1]}"
 start_exporter host "host=127.0.0.2 port=$PORT dbname=postgres user=mon" || exit 1
 MAX_LAT=0
 wait_for "$DOWN" 10
 down=$WAITED
-ROWS+=("| wrong host (127.0.0.2, refused) | $down | n/a (a config change) | $MAX_LAT | $([[ $down != never ]] && echo ok || echo FAILED) |")
+ROWS+=("| wrong host (127.0.0.2, refused) | $down | n/a (a config change) | $MAX_LAT | 0 | $([[ $down != never ]] && echo ok || echo FAILED) |")
 
 # Every exporter log: errors said once per state, never the passwords.
 if grep -l -e 'right-Pass-91' -e 'wrong-Pass-17' "$WORK"/*.log; then
@@ -190,8 +207,8 @@ fi
 echo
 echo "Faults (pgwarden deadline ${DEADLINE}s, one scrape every 0.2 s; times in seconds):"
 echo
-echo "| fault | until pg_up 0 / collectors 0 | recovery after the fix | slowest answer ms | verdict |"
-echo "|---|---|---|---|---|"
+echo "| fault | until pg_up 0 / collectors 0 | recovery after the fix | slowest answer ms | reconnects | verdict |"
+echo "|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
 echo
 grep -h 'level=error' "$WORK"/*.log | sed 's/^ts=[^ ]* //' | sort | uniq -c | sort -rn | head -12
