@@ -67,10 +67,8 @@ class ActivityCollector final : public Collector {
       long_columns += column;
       long_nulls += ", NULL";
     }
-    std::string sql = kActivityQuery;
-    sql.replace(sql.find("%LONG%"), 6, long_columns);
-    sql.replace(sql.find("%LONGNULL%"), 10, long_nulls);
-    return sql;
+    return Substitute(Substitute(kActivityQuery, "%LONGNULL%", long_nulls), "%LONG%",
+                      long_columns);
   }
 
   void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {

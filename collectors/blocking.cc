@@ -73,10 +73,8 @@ class BlockingCollector final : public Collector {
   std::string_view Name() const override { return "blocking"; }
 
   std::string Query(const ServerInfo& server) const override {
-    std::string sql = kBlockingQuery;
-    sql.replace(sql.find("%WAITSTART%"), 11,
-                server.version_num >= 140000 ? kWaitStart14 : kWaitStartOld);
-    return sql;
+    return Substitute(kBlockingQuery, "%WAITSTART%",
+                      server.version_num >= 140000 ? kWaitStart14 : kWaitStartOld);
   }
 
   void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {

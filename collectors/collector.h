@@ -63,6 +63,17 @@ struct CollectorOptions {
   int stat_statements_query_length = 120;
 };
 
+// `sql` with every `placeholder` (e.g. "%WAITSTART%") replaced by `value`:
+// how a collector fills its SQL constant for a server version or option.
+inline std::string Substitute(std::string sql, std::string_view placeholder,
+                              std::string_view value) {
+  for (size_t p = sql.find(placeholder); p != std::string::npos;
+       p = sql.find(placeholder, p + value.size())) {
+    sql.replace(p, placeholder.size(), value);
+  }
+  return sql;
+}
+
 using CollectorFactory =
     std::function<std::unique_ptr<Collector>(const CollectorOptions&)>;
 

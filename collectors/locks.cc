@@ -48,10 +48,8 @@ class LocksCollector final : public Collector {
   std::string_view Name() const override { return "locks"; }
 
   std::string Query(const ServerInfo& server) const override {
-    std::string sql = kLocksQuery;
-    sql.replace(sql.find("%WAITSTART%"), 11,
-                server.version_num >= 140000 ? kWaitStart14 : kWaitStartOld);
-    return sql;
+    return Substitute(kLocksQuery, "%WAITSTART%",
+                      server.version_num >= 140000 ? kWaitStart14 : kWaitStartOld);
   }
 
   void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {

@@ -72,12 +72,6 @@ std::string QuoteIdent(const std::string& ident) {
   return out + "\"";
 }
 
-void ReplaceAll(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) {
-    s.replace(p, from.size(), to);
-  }
-}
-
 class StatStatementsCollector final : public Collector {
  public:
   explicit StatStatementsCollector(const CollectorOptions& options)
@@ -94,23 +88,23 @@ class StatStatementsCollector final : public Collector {
                        : ext >= 10800 ? kColumns1_8
                                       : kColumns1_7;
     std::string sql = kStatStatementsQuery;
-    ReplaceAll(sql, "%EXEC%", c.exec);
-    ReplaceAll(sql, "%PLAN%", c.plan);
-    ReplaceAll(sql, "%BLKREAD%", c.blk_read);
-    ReplaceAll(sql, "%BLKWRITE%", c.blk_write);
-    ReplaceAll(sql, "%SCHEMA%", QuoteIdent(server.pgss_schema.empty()
+    sql = Substitute(sql, "%EXEC%", c.exec);
+    sql = Substitute(sql, "%PLAN%", c.plan);
+    sql = Substitute(sql, "%BLKREAD%", c.blk_read);
+    sql = Substitute(sql, "%BLKWRITE%", c.blk_write);
+    sql = Substitute(sql, "%SCHEMA%", QuoteIdent(server.pgss_schema.empty()
                                                ? "public"
                                                : server.pgss_schema));
-    ReplaceAll(sql, "%LIMIT%", std::to_string(limit_));
+    sql = Substitute(sql, "%LIMIT%", std::to_string(limit_));
     if (include_query_) {
-      ReplaceAll(sql, "%TEXT%", ",\n         min(left(query, " +
+      sql = Substitute(sql, "%TEXT%", ",\n         min(left(query, " +
                                     std::to_string(query_length_) + ")) AS query");
-      ReplaceAll(sql, "%SHOWTEXT%", "true");
-      ReplaceAll(sql, "%QUERYCOL%", "CASE WHEN bool_or(top) THEN min(query) END");
+      sql = Substitute(sql, "%SHOWTEXT%", "true");
+      sql = Substitute(sql, "%QUERYCOL%", "CASE WHEN bool_or(top) THEN min(query) END");
     } else {
-      ReplaceAll(sql, "%TEXT%", "");
-      ReplaceAll(sql, "%SHOWTEXT%", "false");
-      ReplaceAll(sql, "%QUERYCOL%", "NULL::text");
+      sql = Substitute(sql, "%TEXT%", "");
+      sql = Substitute(sql, "%SHOWTEXT%", "false");
+      sql = Substitute(sql, "%QUERYCOL%", "NULL::text");
     }
     return sql;
   }

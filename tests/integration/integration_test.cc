@@ -356,7 +356,12 @@ TEST_F(IntegrationTest, StatStatementsTopNPlusOtherSumsMatchTheView) {
   {
     Client& w = NewClient("stmts", "workload");
     for (int i = 0; i < kTables; ++i) {
-      for (int k = 0; k <= i; ++k) w.Exec("SELECT count(*) FROM it_s" + std::to_string(i));
+      // Statement i runs i+1 times and costs more the larger i is, so the
+      // ranking by execution time follows i.
+      for (int k = 0; k <= i; ++k) {
+        w.Exec("SELECT count(*) FROM it_s" + std::to_string(i) + ", generate_series(1, " +
+               std::to_string(300 * (i + 1)) + ")");
+      }
     }
   }
   CollectorOptions options;
@@ -399,7 +404,8 @@ TEST_F(IntegrationTest, StatStatementsTopNPlusOtherSumsMatchTheView) {
   EXPECT_NEAR(SumSamples(out, "pg_stat_statements_seconds_total", workload),
               view[1].as<double>(), 1e-9 + view[1].as<double>() * 1e-9);
   EXPECT_EQ(SumSamples(out, "pg_stat_statements_rows_total", workload), view[2].as<double>());
-  // The busiest statement (it_s39, 40 calls) keeps its own queryid.
+  // The busiest statement (it_s39: 40 calls, each the most expensive) has
+  // the most execution time by far, so it keeps its own queryid.
   const auto top = tx.exec(
       "SELECT queryid::text FROM pg_stat_statements WHERE query LIKE '%it_s39%' "
       "AND userid = 'workload'::regrole")[0][0].as<std::string>();
