@@ -191,7 +191,9 @@ Engine::Engine(std::string target_name, std::unique_ptr<Database> database,
 
 Engine::~Engine() {
   std::unique_lock<std::mutex> lock(core_->mu);
-  core_->idle_cv.wait_for(lock, std::chrono::seconds(3), [&] {
+  // Bounded: a collection stuck on a frozen server must not delay a
+  // shutdown (its thread holds its own references and ends with the process).
+  core_->idle_cv.wait_for(lock, std::chrono::seconds(1), [&] {
     return !core_->inflight;
   });
 }

@@ -42,7 +42,7 @@ class Engine {
   Engine(std::string target_name, std::unique_ptr<Database> database,
          std::vector<std::unique_ptr<Collector>> collectors,
          EngineOptions options = {});
-  ~Engine();  // waits (at most a few seconds) for an in-flight collection
+  ~Engine();  // waits at most 1 s for an in-flight collection
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 

@@ -74,10 +74,12 @@ void AppendProcessMetrics(Families& out) {
       FamilyBuilder("process_virtual_memory_bytes",
                     "Virtual memory size in bytes.", MetricType::Gauge)
           .Add(std::stod(f[20])).MoveTo(out);
+      // Constant for the life of the process: read /proc/stat once.
+      static const double start_time = BootTimeSeconds() + std::stod(f[19]) / ticks;
       FamilyBuilder("process_start_time_seconds",
                     "Start time of the process since unix epoch in seconds.",
                     MetricType::Gauge)
-          .Add(BootTimeSeconds() + std::stod(f[19]) / ticks).MoveTo(out);
+          .Add(start_time).MoveTo(out);
     }
   }
   const double open = OpenFds();
