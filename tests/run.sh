@@ -41,6 +41,16 @@ fresh_cluster() {  # fresh_cluster NAME -> sets PGWARDEN_TEST_DSN
   psql "$PGWARDEN_TEST_DSN dbname=postgres" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 }
 
+echo "== alert rules and Alertmanager config (promtool, amtool)"
+promtool check rules deploy/prometheus/pgwarden-alerts.yml
+(cd deploy/prometheus && promtool test rules pgwarden-alerts.test.yml)
+(cd deploy/alertmanager && amtool check-config alertmanager.yml)
+for severity in critical warning; do
+  route=$(amtool config routes test --config.file=deploy/alertmanager/alertmanager.yml \
+    severity=$severity 2>/dev/null)
+  [[ $route == "postgres-$severity" ]] || { echo "severity=$severity routes to '$route'" >&2; exit 1; }
+done
+
 echo "== build (-Wall -Wextra -Werror)"
 build build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
