@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test: unit, integration
-# against a real PostgreSQL 15, end-to-end over HTTP with promtool, a
-# micro-benchmark smoke run; then the unit and integration suites again
-# under AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer on).
-# Each server is started here on 127.0.0.1 and stopped by its PID.
+# Installs what is missing, builds with -Wall -Wextra -Werror, and runs
+# every test: alert-rule unit tests (promtool) and the Alertmanager config
+# (amtool); unit, integration (real PostgreSQL 15) and end-to-end tests;
+# fault injection; a 20000-scrape soak; the integration suite on
+# PostgreSQL 12-18 (checking README's compatibility table); the demo's
+# self-check; a micro-benchmark smoke run; the unit and integration suites
+# under AddressSanitizer + UBSan (LeakSanitizer on); the concurrency tests
+# under ThreadSanitizer; and three libFuzzer targets for a bounded time.
+# Every server is started here on 127.0.0.1 and stopped by its PID.
+# PGWARDEN_PG_MAJORS narrows the matrix ("15"); PGWARDEN_FUZZ_SECONDS and
+# PGWARDEN_SOAK_SCRAPES shorten those runs.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
