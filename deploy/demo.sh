@@ -85,10 +85,8 @@ build/release/pgwarden --web_listen_address=":$PGWARDEN_PORT" \
   --dsn "host=127.0.0.1 port=$DEMO_PG_PORT dbname=shop user=pgwarden" \
   --long_running_thresholds=10,60,300,900,3600 >"$DIR/pgwarden.log" 2>&1 &
 BG+=($!)
-for i in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_http "http://127.0.0.1:$PGWARDEN_PORT/healthz" ||
+  { cat "$DIR/pgwarden.log"; exit 1; }
 
 show() {
   curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" |

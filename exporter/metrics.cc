@@ -90,7 +90,13 @@ void FamilyBuilder::MoveToAlways(std::vector<prometheus::MetricFamily>& out) {
 
 namespace {
 
-bool IsAscii(std::string_view s);
+// True if every byte is 7-bit ASCII; the common case for database text.
+bool IsAscii(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
 
 std::vector<std::string> SanitizedKey(const std::vector<std::string>& key) {
   std::vector<std::string> out(key);
@@ -157,17 +163,6 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 
 }  // namespace
 
-namespace {
-
-// True if every byte is 7-bit ASCII; the common case for database text.
-bool IsAscii(std::string_view s) {
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 std::string SanitizeLabelValue(std::string_view value) {
   if (value.size() <= kMaxLabelValueBytes && IsAscii(value)) return std::string(value);

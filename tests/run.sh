@@ -95,10 +95,9 @@ for major in $MAJORS; do
   build/ci/pgwarden --web_listen_address="127.0.0.1:$port" --dsn "$PGWARDEN_TEST_DSN" \
     >"$WORK/pgwarden-$major.log" 2>&1 &
   exporter=$!
-  for i in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$port/metrics" -o "$RESULTS/$major.metrics" 2>/dev/null && break
-    sleep 0.1
-  done
+  wait_http "http://127.0.0.1:$port/healthz" &&
+    curl -fsS "http://127.0.0.1:$port/metrics" -o "$RESULTS/$major.metrics" ||
+    matrix_failed+=("$major (scrape)")
   kill "$exporter"
   wait "$exporter" || true
   promtool check metrics <"$RESULTS/$major.metrics" || matrix_failed+=("$major (promtool)")

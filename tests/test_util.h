@@ -31,6 +31,9 @@ size_t SampleCount(const Families& families, const std::string& name);
 double SumSamples(const Families& families, const std::string& name,
                   const std::map<std::string, std::string>& labels = {});
 
+// Decompresses a gzip stream; fails the test if it is not one.
+std::string Gunzip(const std::string& data);
+
 // Runs `promtool check metrics` on `text`; returns its exit code and puts
 // its output in *output. -1 when promtool is not installed.
 int PromtoolCheck(const std::string& text, std::string* output);

@@ -122,12 +122,7 @@ start_and_wait() {  # start_and_wait URL CMD... -> PID in STARTED
   "$@" >"$WORK/exporter-$RANDOM.log" 2>&1 &
   STARTED=$!
   BG+=("$STARTED")
-  for i in $(seq 1 100); do
-    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "exporter did not start: $*" >&2
-  return 1
+  wait_http "$url"
 }
 
 : >"$WORK/rows.tsv"

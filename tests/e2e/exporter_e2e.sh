@@ -43,11 +43,7 @@ start_exporter() {
   "$BIN" --web_listen_address="127.0.0.1:$PORT" "$@" >"$WORK/$name.log" 2>&1 &
   PID=$!
   PIDS+=("$PID")
-  local i
-  for i in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
+  wait_http "http://127.0.0.1:$PORT/healthz" && return 0
   echo "e2e: $name did not start" >&2
   cat "$WORK/$name.log" >&2
   return 1

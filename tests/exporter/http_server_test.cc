@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "tests/test_util.h"
 
@@ -46,20 +45,6 @@ Response Get(int port, const std::string& path, const std::string& extra = "") {
   r.body = raw.substr(end + 4);
   std::sscanf(raw.c_str(), "HTTP/1.1 %d", &r.status);
   return r;
-}
-
-std::string Gunzip(const std::string& data) {
-  z_stream zs{};
-  inflateInit2(&zs, 15 + 16);
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  std::string out(1 << 20, '\0');
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(zs.total_out);
-  inflateEnd(&zs);
-  return out;
 }
 
 class HttpServerTest : public ::testing::Test {
@@ -112,7 +97,7 @@ TEST_F(HttpServerTest, GzipWhenAccepted) {
   const Response r = Get(port_, "/metrics", "Accept-Encoding: gzip\r\n");
   EXPECT_EQ(r.status, 200);
   EXPECT_THAT(r.headers, HasSubstr("Content-Encoding: gzip"));
-  EXPECT_EQ(Gunzip(r.body), plain.body);
+  EXPECT_EQ(testing::Gunzip(r.body), plain.body);
 }
 
 TEST_F(HttpServerTest, PrometheusTimeoutHeaderShortensTheDeadline) {

@@ -2,7 +2,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <prometheus/text_serializer.h>
 
@@ -15,25 +14,6 @@ namespace pgwarden {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string Gunzip(const std::string& data) {
-  z_stream zs{};
-  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  std::string out;
-  char buf[4096];
-  int rc;
-  do {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof(buf);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.append(buf, sizeof(buf) - zs.avail_out);
-  } while (rc == Z_OK);
-  inflateEnd(&zs);
-  EXPECT_EQ(rc, Z_STREAM_END);
-  return out;
-}
 
 TEST(SerializeTest, EscapesHelpAndLabels) {
   Families families;
@@ -112,8 +92,8 @@ TEST(GzipTest, RoundTrips) {
   for (int i = 0; i < 1000; ++i) text += "metric_" + std::to_string(i) + " 1\n";
   const std::string packed = Gzip(text);
   EXPECT_LT(packed.size(), text.size() / 3);
-  EXPECT_EQ(Gunzip(packed), text);
-  EXPECT_EQ(Gunzip(Gzip("")), "");
+  EXPECT_EQ(testing::Gunzip(packed), text);
+  EXPECT_EQ(testing::Gunzip(Gzip("")), "");
 }
 
 TEST(AcceptsGzipTest, ReadsAcceptEncoding) {

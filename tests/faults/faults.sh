@@ -66,12 +66,7 @@ start_exporter() {
   "$BIN" --web_listen_address="127.0.0.1:$EXP_PORT" --dsn "$2" --scrape_timeout=$DEADLINE \
     --connect_timeout=2 >"$WORK/$1.log" 2>&1 &
   EXPORTERS+=($!)
-  local i
-  for i in $(seq 1 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$EXP_PORT/healthz" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
+  wait_http "http://127.0.0.1:$EXP_PORT/healthz"
 }
 
 # scrape: one GET; sets UP (1/0/"x"), OK (all collectors 1: 1/0), LAT_MS.

@@ -4,6 +4,7 @@
 #                                      preloaded; socket in DIR
 #   pg_stop DIR                        fast shutdown by the postmaster's PID
 #   pg_free_port                       prints a free TCP port on 127.0.0.1
+#   wait_http URL                      waits up to 10 s for URL to answer 2xx
 # PG_BIN selects the server binaries (default: Debian's PostgreSQL 15).
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -16,6 +17,16 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])
 s.close()
 PY
+}
+
+wait_http() {
+  local i
+  for i in $(seq 1 200); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "no answer from $1" >&2
+  return 1
 }
 
 pg_as_owner() {

@@ -42,10 +42,7 @@ W=$(pg_free_port)
   --stat_statements_include_query >"$WORK/pgwarden.log" 2>&1 &
 PID=$!
 BG+=("$PID")
-for i in $(seq 1 100); do
-  curl -fsS -o /dev/null "http://127.0.0.1:$W/healthz" 2>/dev/null && break
-  sleep 0.05
-done
+wait_http "http://127.0.0.1:$W/healthz"
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$PID/status"; }
 
 curl -fsS "http://127.0.0.1:$W/metrics?warmup=[1-1000]" >/dev/null
