@@ -20,12 +20,14 @@ struct ServerInfo {
   // pg_stat_statements: usable only when the extension exists in the
   // connected database and the library is preloaded.
   bool pgss_available = false;
+  std::string database;         // current_database() of this connection
   std::string pgss_schema;      // schema holding the extension
   int pgss_version_num = 0;     // extversion "1.10" -> 11000
 
   bool operator==(const ServerInfo& o) const {
     return version_num == o.version_num && version == o.version &&
-           in_recovery == o.in_recovery && pgss_available == o.pgss_available &&
+           in_recovery == o.in_recovery && database == o.database &&
+           pgss_available == o.pgss_available &&
            pgss_schema == o.pgss_schema && pgss_version_num == o.pgss_version_num;
   }
 };
@@ -51,6 +53,16 @@ class Collector {
   // sense of; the engine reports that collector as failed.
   virtual void Parse(const ServerInfo& server, const Rows& rows,
                      Families& out) const = 0;
+
+  // True when the query reads per-database catalogs (tables, indexes,
+  // partitions): the engine then runs it in every discovered database and
+  // parses the rows of all of them together. Such a query must return the
+  // database's name in a `datname` column.
+  virtual bool PerDatabase() const { return false; }
+
+  // statement_timeout for this collector's query in milliseconds; 0: the
+  // session's (--statement_timeout_ms).
+  virtual int TimeoutMs() const { return 0; }
 };
 
 // Settings that collectors read, filled once from flags in main(); tests set
@@ -61,6 +73,12 @@ struct CollectorOptions {
   int stat_statements_limit = 100;
   bool stat_statements_include_query = false;
   int stat_statements_query_length = 120;
+  // Also emit the names older dashboards and rules query (e.g.
+  // pg_stat_bgwriter_* without _total, pg_replication_lag).
+  bool legacy_names = false;
+  // Per-table and per-index families: at most this many relations per
+  // database (the largest), so big schemas cannot explode the series count.
+  int relation_limit = 100;
 };
 
 // `sql` with every `placeholder` (e.g. "%WAITSTART%") replaced by `value`:

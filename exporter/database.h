@@ -34,11 +34,12 @@ class Database {
 
   // Runs the queries in order, each in its own implicit transaction (one
   // failing does not affect the others), and calls on_result(i, result) as
-  // each completes. Statements still running at `deadline` are cancelled on
+  // each completes. timeouts_ms[i] > 0 gives query i its own
+  // statement_timeout (missing entries: the session's). Statements still running at `deadline` are cancelled on
   // the server and reported as failed. Returns false if the connection was
   // lost or abandoned; the next Prepare() reconnects.
   virtual bool Run(const std::vector<std::string>& queries,
-                   Clock::time_point deadline,
+                   const std::vector<int>& timeouts_ms, Clock::time_point deadline,
                    const std::function<void(size_t, QueryResult)>& on_result) = 0;
 
   // Connections successfully opened so far (1 + reconnects).

@@ -57,6 +57,24 @@ struct Engine::Core {
   };
   std::vector<Memo> memo;
   std::vector<Clock::duration> min_interval;  // per collector; 0 = every scrape
+  EngineOptions options;
+
+  // Connections to the other databases of the server, for per-database
+  // collectors; touched only by the collection thread.
+  struct Extra {
+    std::unique_ptr<Database> database;
+    uint64_t last_used = 0;
+  };
+  std::map<std::string, Extra> extras;
+  uint64_t use_counter = 0;
+  uint64_t extras_opened_closed = 0;  // connections opened by closed extras
+
+  // Runs the due per-database collectors (indices into `collectors`) in
+  // every discovered database and records their outcomes.
+  void CollectPerDatabase(Collection& c, const ServerInfo& server,
+                          const std::vector<size_t>& due, Clock::time_point deadline);
+  Database* ExtraFor(const std::string& dbname);
+  uint64_t TotalConnectionsOpened() const;
 
   mutable std::mutex mu;  // guards everything below
   std::condition_variable idle_cv;
@@ -68,6 +86,7 @@ struct Engine::Core {
   uint64_t scrapes = 0;
   uint64_t connection_errors = 0;
   uint64_t connections_opened = 0;
+  size_t open_connections = 0;
   bool pgss_state_logged = false;
   bool last_pgss_available = false;
 
@@ -100,6 +119,7 @@ void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
   // the rest go to the database in one batch.
   std::vector<std::string> queries;
   std::vector<size_t> batch_index;  // query position -> collector index
+  std::vector<size_t> per_database;  // due per-database collectors
   const auto now = Clock::now();
   for (size_t i = 0; i < collectors.size(); ++i) {
     const Memo& m = memo[i];
@@ -115,6 +135,10 @@ void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
       continue;
     }
     std::string sql = collectors[i]->Query(server);
+    if (!sql.empty() && collectors[i]->PerDatabase()) {
+      per_database.push_back(i);
+      continue;
+    }
     if (!sql.empty()) {
       queries.push_back(std::move(sql));
       batch_index.push_back(i);
@@ -135,8 +159,10 @@ void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
     c.outcomes[i] = std::move(o);
   }
 
+  std::vector<int> timeouts;
+  for (size_t i : batch_index) timeouts.push_back(collectors[i]->TimeoutMs());
   const bool still_connected = database->Run(
-      queries, deadline, [&](size_t q, QueryResult result) {
+      queries, timeouts, deadline, [&](size_t q, QueryResult result) {
         const size_t i = batch_index[q];
         Outcome o;
         o.seconds = result.seconds;
@@ -171,6 +197,158 @@ void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
   if (!still_connected) {
     std::lock_guard<std::mutex> lock(c.mu);
     c.up = false;
+    for (size_t i : per_database) {
+      c.outcomes[i].state = Outcome::State::kFailed;
+      c.outcomes[i].error = "connection lost";
+    }
+    return;
+  }
+  if (!per_database.empty()) CollectPerDatabase(c, server, per_database, deadline);
+}
+
+namespace {
+
+constexpr char kDiscoverDatabasesQuery[] = R"sql(
+SELECT datname::text AS datname FROM pg_database
+WHERE datallowconn AND NOT datistemplate AND has_database_privilege(oid, 'CONNECT')
+ORDER BY datname)sql";
+
+bool Listed(const std::vector<std::string>& list, const std::string& name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+}  // namespace
+
+Database* Engine::Core::ExtraFor(const std::string& dbname) {
+  auto it = extras.find(dbname);
+  if (it == extras.end()) {
+    const size_t max_extras =
+        static_cast<size_t>(std::max(1, options.max_database_connections) - 1);
+    while (!extras.empty() && extras.size() >= max_extras) {
+      auto lru = std::min_element(extras.begin(), extras.end(), [](const auto& a, const auto& b) {
+        return a.second.last_used < b.second.last_used;
+      });
+      extras_opened_closed += lru->second.database->ConnectionsOpened();
+      extras.erase(lru);
+    }
+    if (max_extras == 0) return nullptr;
+    it = extras.emplace(dbname, Extra{options.open_database(dbname), 0}).first;
+  }
+  it->second.last_used = ++use_counter;
+  return it->second.database.get();
+}
+
+uint64_t Engine::Core::TotalConnectionsOpened() const {
+  uint64_t total = database->ConnectionsOpened() + extras_opened_closed;
+  for (const auto& [name, extra] : extras) total += extra.database->ConnectionsOpened();
+  return total;
+}
+
+void Engine::Core::CollectPerDatabase(Collection& c, const ServerInfo& server,
+                                      const std::vector<size_t>& due,
+                                      Clock::time_point deadline) {
+  std::vector<std::string> names;
+  std::string discover_error;
+  if (options.open_database) {
+    database->Run({kDiscoverDatabasesQuery}, {}, deadline, [&](size_t, QueryResult r) {
+      if (!r.ok) {
+        discover_error = "listing databases: " + r.error;
+        return;
+      }
+      for (size_t i = 0; i < r.rows.size(); ++i) names.push_back(RowView(r.rows, i).Text("datname"));
+    });
+  } else {
+    names.push_back(server.database);
+  }
+  std::vector<std::string> databases;
+  for (const auto& name : names) {
+    if (!options.include_databases.empty() && !Listed(options.include_databases, name)) continue;
+    if (Listed(options.exclude_databases, name)) continue;
+    databases.push_back(name);
+  }
+  // Connections to databases that went away or were filtered out close.
+  for (auto it = extras.begin(); it != extras.end();) {
+    if (Listed(databases, it->first)) {
+      ++it;
+    } else {
+      extras_opened_closed += it->second.database->ConnectionsOpened();
+      it = extras.erase(it);
+    }
+  }
+
+  std::vector<std::string> queries;
+  std::vector<int> timeouts;
+  for (size_t i : due) {
+    queries.push_back(collectors[i]->Query(server));
+    timeouts.push_back(collectors[i]->TimeoutMs());
+  }
+  std::vector<Rows> rows(due.size());
+  std::vector<std::string> errors(due.size(), discover_error);
+  std::vector<double> seconds(due.size(), 0);
+  for (const std::string& name : databases) {
+    if (!discover_error.empty()) break;
+    auto fail_all = [&](const std::string& why) {
+      for (auto& e : errors) {
+        if (e.empty()) e = "database \"" + name + "\": " + why;
+      }
+    };
+    if (Clock::now() >= deadline) {
+      fail_all("deadline exceeded before its turn");
+      break;
+    }
+    Database* db = name == server.database ? database.get() : ExtraFor(name);
+    if (!db) {
+      fail_all("--max_database_connections=1 leaves no connection for it");
+      continue;
+    }
+    try {
+      db->Prepare(deadline);
+    } catch (const std::exception& e) {
+      fail_all(e.what());
+      continue;
+    }
+    db->Run(queries, timeouts, deadline, [&](size_t k, QueryResult r) {
+      seconds[k] += r.seconds;
+      if (!r.ok) {
+        if (errors[k].empty()) errors[k] = "database \"" + name + "\": " + r.error;
+        return;
+      }
+      if (rows[k].columns().empty()) rows[k] = Rows(r.rows.columns());
+      if (r.rows.columns() != rows[k].columns()) {
+        if (errors[k].empty()) errors[k] = "database \"" + name + "\": columns differ";
+        return;
+      }
+      for (const auto& row : r.rows.rows()) rows[k].Add(row);
+    });
+  }
+
+  const auto now = Clock::now();
+  for (size_t k = 0; k < due.size(); ++k) {
+    const size_t i = due[k];
+    Outcome o;
+    o.seconds = seconds[k];
+    o.fetched = now;
+    Memo& m = memo[i];
+    try {
+      if (errors[k].empty() && m.families && m.rows == rows[k] && m.server == server) {
+        o.families = m.families;
+        m.fetched = now;
+      } else {
+        auto families = std::make_shared<Families>();
+        collectors[i]->Parse(server, rows[k], *families);
+        o.families = std::move(families);
+        // A partial result is served but never reused as a complete one.
+        if (errors[k].empty()) m = Memo{server, std::move(rows[k]), o.families, now};
+      }
+      o.state = errors[k].empty() ? Outcome::State::kOk : Outcome::State::kFailed;
+      o.error = errors[k];
+    } catch (const std::exception& e) {
+      o.families.reset();
+      o.state = Outcome::State::kFailed;
+      o.error = std::string("parse: ") + e.what();
+    }
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.outcomes[i] = std::move(o);
   }
 }
 
@@ -181,6 +359,7 @@ Engine::Engine(std::string target_name, std::unique_ptr<Database> database,
   core_->database = std::move(database);
   core_->collectors = std::move(collectors);
   core_->memo.resize(core_->collectors.size());
+  core_->options = options;
   for (const auto& c : core_->collectors) {
     auto it = options.min_interval_seconds.find(std::string(c->Name()));
     const double seconds = it == options.min_interval_seconds.end() ? 0 : it->second;
@@ -214,7 +393,8 @@ std::shared_ptr<Engine::Collection> Engine::StartOrJoin(Clock::time_point deadli
 }
 
 void Engine::Core::Finish(Collection& c) {
-  const uint64_t opened = database->ConnectionsOpened();
+  const uint64_t opened = TotalConnectionsOpened();
+  const size_t open_now = extras.size() + 1;
   std::string first_error;
   bool up;
   std::optional<ServerInfo> server;
@@ -229,6 +409,9 @@ void Engine::Core::Finish(Collection& c) {
         first_error = std::string(collectors[i]->Name()) + ": " + c.outcomes[i].error;
       }
     }
+  }
+  if (first_error.find("permission denied") != std::string::npos) {
+    first_error += " (the role needs pg_monitor: see deploy/sql/monitoring-role.sql)";
   }
   // The target's state is published before waiters wake, so a scrape that
   // returns has already updated the landing page and counters.
@@ -245,6 +428,7 @@ void Engine::Core::Finish(Collection& c) {
     last_error = first_error;
     last_up = up;
     connections_opened = opened;
+    open_connections = open_now;
     if (server) {
       ever_connected = true;
       last_server = *server;
@@ -308,7 +492,9 @@ Exposition Engine::Collect(Clock::time_point deadline) {
                    : std::chrono::duration<double>(Clock::now() - start).count();
     for (size_t i = 0; i < c->outcomes.size(); ++i) {
       const Outcome& o = c->outcomes[i];
-      if (o.state == Outcome::State::kOk) exposition.parts.push_back(o.families);
+      // A per-database collector that failed in some databases still
+      // serves what the others returned (its success is 0).
+      if (o.families) exposition.parts.push_back(o.families);
       Outcome summary;
       summary.state = o.state;
       summary.seconds = o.seconds;
@@ -318,6 +504,7 @@ Exposition Engine::Collect(Clock::time_point deadline) {
   }
 
   uint64_t scrapes, connection_errors, opened;
+  size_t open_connections;
   ServerInfo last_server;
   bool ever_connected;
   {
@@ -325,6 +512,7 @@ Exposition Engine::Collect(Clock::time_point deadline) {
     scrapes = ++core_->scrapes;
     connection_errors = core_->connection_errors;
     opened = core_->connections_opened;
+    open_connections = core_->open_connections;
     last_server = core_->last_server;
     ever_connected = core_->ever_connected;
   }
@@ -391,6 +579,12 @@ Exposition Engine::Collect(Clock::time_point deadline) {
                 "Database connections opened (1 plus reconnects).",
                 MetricType::Counter)
       .Add(static_cast<double>(opened))
+      .MoveTo(out);
+  FamilyBuilder("pgwarden_database_connections",
+                "Connections to the target's databases held after the last "
+                "collection (the main one and per-database ones).",
+                MetricType::Gauge)
+      .Add(static_cast<double>(open_connections))
       .MoveTo(out);
   FamilyBuilder("pgwarden_connection_errors_total",
                 "Failed attempts to connect to the database or read its version.",

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,19 @@ struct EngineOptions {
   // time its last successful result is served again, and
   // pgwarden_collector_result_age_seconds says how old it is.
   std::map<std::string, double> min_interval_seconds;
+
+  // Per-database collectors (PerDatabase()) run in every database that
+  // allows connections and that the role may connect to, filtered by these
+  // lists of names (empty include = all), each over its own connection
+  // opened by `open_database`. Without it they run only in the connected
+  // database.
+  std::function<std::unique_ptr<Database>(const std::string& dbname)> open_database;
+  std::vector<std::string> include_databases;
+  std::vector<std::string> exclude_databases;
+  // Most connections the target holds at once, the main one included. With
+  // more databases than that, the least recently used extra connection is
+  // closed to make room.
+  int max_database_connections = 5;
 };
 
 // Scrapes one target. Thread-safe: concurrent Scrape() calls share one

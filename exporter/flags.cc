@@ -1,6 +1,8 @@
 #include "exporter/flags.h"
 
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -40,7 +42,9 @@ DEFINE_string(collector_min_interval, "",
               "Minimum seconds between a collector's queries, as name=seconds "
               "pairs (e.g. 'settings=60,stat_statements=30'); in between, its "
               "last result is served and pgwarden_collector_result_age_seconds "
-              "shows its age.");
+              "shows its age. Defaults: database, stat_user_tables, "
+              "statio_user_tables, stat_user_indexes, statio_user_indexes 60; "
+              "indexes, partitions 300 (name=0 runs it every scrape).");
 DEFINE_string(long_running_thresholds, "60,300,900,3600",
               "activity: thresholds in seconds for pg_long_running_queries.");
 DEFINE_int32(blocking_top_roots, 5,
@@ -54,6 +58,25 @@ DEFINE_bool(stat_statements_include_query, false,
             "query} with the (truncated) query text.");
 DEFINE_int32(stat_statements_query_length, 120,
              "stat_statements: longest query text emitted, in characters.");
+DEFINE_bool(legacy_names, false,
+            "Also emit the metric names older dashboards and rules query: "
+            "pg_stat_bgwriter_* without _total (Grafana dashboard 9628), "
+            "pg_replication_lag (postgres_mixin).");
+DEFINE_int32(relation_limit, 100,
+             "Per-table and per-index collectors: at most this many relations "
+             "per database, the largest first.");
+DEFINE_string(include_databases, "",
+              "Per-database collectors: comma list of the only databases to "
+              "visit (default: every database that allows connections).");
+DEFINE_string(exclude_databases, "",
+              "Per-database collectors: comma list of databases to skip.");
+DEFINE_int32(max_database_connections, 5,
+             "Most connections pgwarden holds to the server, the main one "
+             "included; per-database collectors rotate through more databases "
+             "than that.");
+DEFINE_string(extend_query_path, "",
+              "postgres_exporter queries.yaml file of custom queries (see "
+              "README); a broken file stops start-up.");
 DEFINE_string(log_level, "info", "Log level: debug, info, warn or error.");
 DEFINE_bool(print_queries, false,
             "Connect, print the SQL each enabled collector would run against "
@@ -77,7 +100,70 @@ std::string Trim(std::string s) {
   return s.substr(start, end - start + 1);
 }
 
+// Percent-encodes `text` for the user-info part of a URI.
+std::string PercentEncode(const std::string& text) {
+  std::string out;
+  for (unsigned char ch : text) {
+    if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+      out += static_cast<char>(ch);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", ch);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// $NAME, or the first line of the file $NAME_FILE names (which wins), as
+// postgres_exporter reads its DATA_SOURCE_* variables. "" when neither is set.
+std::string EnvOrFile(const std::string& name) {
+  if (const char* path = std::getenv((name + "_FILE").c_str()); path && *path) {
+    std::ifstream in(path);
+    if (!in) throw std::invalid_argument("cannot read " + name + "_FILE \"" + path + "\"");
+    std::string line;
+    std::getline(in, line);
+    return Trim(line);
+  }
+  const char* value = std::getenv(name.c_str());
+  return value ? value : "";
+}
+
+// Default minimum intervals: per-table and per-index collectors visit every
+// database and read sizes, so they run once a minute (indexes and partitions
+// change slowly: every 5 minutes) unless --collector_min_interval says
+// otherwise.
+const std::map<std::string, double>& DefaultMinIntervals() {
+  static const auto* defaults = new std::map<std::string, double>{
+      {"database", 60},          {"stat_user_tables", 60}, {"statio_user_tables", 60},
+      {"stat_user_indexes", 60}, {"statio_user_indexes", 60}, {"indexes", 300},
+      {"partitions", 300}};
+  return *defaults;
+}
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    item = Trim(item);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string DsnFromEnvironment() {
+  if (std::string dsn = EnvOrFile("DATA_SOURCE_NAME"); !dsn.empty()) return dsn;
+  const std::string uri = EnvOrFile("DATA_SOURCE_URI");
+  if (uri.empty()) return "";
+  const std::string user = EnvOrFile("DATA_SOURCE_USER");
+  const std::string pass = EnvOrFile("DATA_SOURCE_PASS");
+  std::string userinfo = PercentEncode(user);
+  if (!pass.empty()) userinfo += ":" + PercentEncode(pass);
+  return "postgresql://" + (userinfo.empty() ? "" : userinfo + "@") + uri;
+}
 
 std::string CheckArgs(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
@@ -181,8 +267,8 @@ Config LoadConfig() {
     c.dsn_text = Trim(c.dsn_text);
   } else if (!FLAGS_dsn.empty()) {
     c.dsn_text = FLAGS_dsn;
-  } else if (const char* env = std::getenv("DATA_SOURCE_NAME")) {
-    c.dsn_text = env;
+  } else {
+    c.dsn_text = DsnFromEnvironment();
   }
   SessionSettings session;
   if (FLAGS_statement_timeout_ms <= 0 || FLAGS_lock_timeout_ms <= 0) {
@@ -204,7 +290,10 @@ Config LoadConfig() {
   c.collector_options.long_running_thresholds_seconds =
       ParseThresholds(FLAGS_long_running_thresholds);
   try {
-    c.engine.min_interval_seconds = ParseMinIntervals(FLAGS_collector_min_interval);
+    c.engine.min_interval_seconds = DefaultMinIntervals();
+    for (const auto& [name, seconds] : ParseMinIntervals(FLAGS_collector_min_interval)) {
+      c.engine.min_interval_seconds[name] = seconds;
+    }
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(std::string(e.what()).rfind("--", 0) == 0
                                     ? e.what()
@@ -220,6 +309,23 @@ Config LoadConfig() {
   c.collector_options.stat_statements_limit = FLAGS_stat_statements_limit;
   c.collector_options.stat_statements_include_query = FLAGS_stat_statements_include_query;
   c.collector_options.stat_statements_query_length = FLAGS_stat_statements_query_length;
+  c.collector_options.legacy_names = FLAGS_legacy_names;
+  if (FLAGS_relation_limit < 1 || FLAGS_relation_limit > 100000) {
+    throw std::invalid_argument("--relation_limit must be in [1, 100000]");
+  }
+  c.collector_options.relation_limit = FLAGS_relation_limit;
+  if (FLAGS_max_database_connections < 1 || FLAGS_max_database_connections > 100) {
+    throw std::invalid_argument("--max_database_connections must be in [1, 100]");
+  }
+  c.engine.max_database_connections = FLAGS_max_database_connections;
+  c.engine.include_databases = SplitList(FLAGS_include_databases);
+  c.engine.exclude_databases = SplitList(FLAGS_exclude_databases);
+  if (!FLAGS_extend_query_path.empty()) {
+    c.custom_queries = LoadCustomQueries(FLAGS_extend_query_path);
+    for (const auto& q : c.custom_queries) {
+      if (q.cache_seconds > 0) c.engine.min_interval_seconds[q.name] = q.cache_seconds;
+    }
+  }
 
   if (FLAGS_web_telemetry_path.empty() || FLAGS_web_telemetry_path[0] != '/' ||
       FLAGS_web_telemetry_path == "/" || FLAGS_web_telemetry_path == "/healthz") {
@@ -245,9 +351,11 @@ std::string HelpText() {
       "pgwarden " PGWARDEN_VERSION
       " - PostgreSQL exporter for Prometheus\n\n"
       "Usage: pgwarden [flags]\n\n"
-      "The database comes from --dsn_file, --dsn or DATA_SOURCE_NAME (libpq URI\n"
-      "or key=value); libpq's environment (PGHOST, PGPASSFILE, PGSERVICE, ...)\n"
-      "fills in the rest.\n\nFlags:\n";
+      "The database comes from --dsn_file, --dsn or the environment as\n"
+      "postgres_exporter reads it: DATA_SOURCE_NAME, else DATA_SOURCE_URI with\n"
+      "DATA_SOURCE_USER and DATA_SOURCE_PASS (each also as *_FILE, which wins).\n"
+      "libpq URI or key=value; libpq's environment (PGHOST, PGPASSFILE,\n"
+      "PGSERVICE, ...) fills in the rest.\n\nFlags:\n";
   std::vector<gflags::CommandLineFlagInfo> flags;
   gflags::GetAllFlags(&flags);
   for (const auto& f : flags) {

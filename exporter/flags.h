@@ -7,6 +7,7 @@
 #include <gflags/gflags.h>
 
 #include "collectors/collector.h"
+#include "collectors/custom.h"
 #include "exporter/dsn.h"
 #include "exporter/engine.h"
 #include "exporter/http_server.h"
@@ -27,6 +28,12 @@ DECLARE_int32(blocking_top_roots);
 DECLARE_int32(stat_statements_limit);
 DECLARE_bool(stat_statements_include_query);
 DECLARE_int32(stat_statements_query_length);
+DECLARE_bool(legacy_names);
+DECLARE_int32(relation_limit);
+DECLARE_string(include_databases);
+DECLARE_string(exclude_databases);
+DECLARE_int32(max_database_connections);
+DECLARE_string(extend_query_path);
 DECLARE_string(log_level);
 DECLARE_bool(print_queries);
 
@@ -40,6 +47,7 @@ struct Config {
   CollectorOptions collector_options;
   HttpOptions http;
   EngineOptions engine;
+  std::vector<CustomQuery> custom_queries;  // from --extend_query_path
 };
 
 // Checks argv before gflags sees it, so unknown flags and bad values end
@@ -50,6 +58,13 @@ std::string CheckArgs(int argc, char** argv);
 // Builds the Config from parsed flags and the environment
 // (DATA_SOURCE_NAME). Throws std::invalid_argument with a one-line reason.
 Config LoadConfig();
+
+// The DSN from postgres_exporter's environment variables: DATA_SOURCE_NAME,
+// else postgresql://USER:PASS@URI from DATA_SOURCE_URI, DATA_SOURCE_USER and
+// DATA_SOURCE_PASS; each variable may instead name a file in its *_FILE
+// variant. "" when none is set. Throws std::invalid_argument for an
+// unreadable file.
+std::string DsnFromEnvironment();
 
 // --help text: every pgwarden flag with its meaning and default.
 std::string HelpText();

@@ -22,6 +22,13 @@ int Fail(const std::string& reason) {
   return kUsageError;
 }
 
+// The built-in collectors the flags enable, then the custom queries.
+std::vector<std::unique_ptr<pgwarden::Collector>> AllCollectors(const pgwarden::Config& config) {
+  auto collectors = pgwarden::CreateCollectors(config.collectors, config.collector_options);
+  for (const auto& q : config.custom_queries) collectors.push_back(pgwarden::NewCustomCollector(q, config.collector_options.legacy_names));
+  return collectors;
+}
+
 int PrintQueries(const pgwarden::Config& config) {
   using namespace pgwarden;
   auto database = NewPostgresDatabase(config.dsn);
@@ -32,7 +39,7 @@ int PrintQueries(const pgwarden::Config& config) {
     std::fprintf(stderr, "pgwarden: %s\n", e.what());
     return 1;
   }
-  for (const auto& c : CreateCollectors(config.collectors, config.collector_options)) {
+  for (const auto& c : AllCollectors(config)) {
     const std::string sql = c->Query(server);
     std::cout << "-- " << c->Name() << "\n" << (sql.empty() ? "-- (nothing to ask)" : sql)
               << (sql.empty() ? "\n" : ";\n");
@@ -88,8 +95,14 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   const std::string target = config.dsn.Redacted();
-  Engine engine(target, NewPostgresDatabase(config.dsn),
-                CreateCollectors(config.collectors, config.collector_options), config.engine);
+  EngineOptions engine_options = config.engine;
+  engine_options.open_database = [dsn = config.dsn](const std::string& dbname) {
+    Dsn other = dsn;
+    other.Set("dbname", dbname);
+    return NewPostgresDatabase(other);
+  };
+  Engine engine(target, NewPostgresDatabase(config.dsn), AllCollectors(config),
+                engine_options);
   HttpHandlers handlers;
   handlers.scrape = [&engine](Clock::time_point deadline) {
     return engine.Collect(deadline);
@@ -104,6 +117,7 @@ int main(int argc, char** argv) {
   }
   std::string collectors;
   for (const auto& c : config.collectors) collectors += (collectors.empty() ? "" : ",") + c;
+  for (const auto& q : config.custom_queries) collectors += "," + q.name;
   std::string ports;
   for (int p : server->Ports()) ports += (ports.empty() ? "" : ",") + std::to_string(p);
   Log(LogLevel::kInfo, "pgwarden " PGWARDEN_VERSION " listening on port " + ports +

@@ -31,6 +31,7 @@ constexpr char kServerInfoQuery[] = R"sql(
 SELECT current_setting('server_version_num')::int AS version_num,
        current_setting('server_version') AS version,
        pg_is_in_recovery() AS in_recovery,
+       current_database() AS database,
        (SELECT n.nspname FROM pg_extension e
           JOIN pg_namespace n ON n.oid = e.extnamespace
         WHERE e.extname = 'pg_stat_statements') AS pgss_schema,
@@ -111,7 +112,8 @@ class PostgresDatabase final : public Database {
     return info_;
   }
 
-  bool Run(const std::vector<std::string>& queries, Clock::time_point deadline,
+  bool Run(const std::vector<std::string>& queries, const std::vector<int>& timeouts_ms,
+           Clock::time_point deadline,
            const std::function<void(size_t, QueryResult)>& on_result) override {
     if (queries.empty()) return true;
     if (!pg_) {
@@ -135,6 +137,16 @@ class PostgresDatabase final : public Database {
         }
       } else {
         names[i] = it->second;
+      }
+      if (i < timeouts_ms.size() && timeouts_ms[i] > 0) {
+        // Same sync segment, same implicit transaction: the setting holds
+        // for this query only.
+        const std::string ms = std::to_string(timeouts_ms[i]);
+        const char* values[] = {ms.c_str()};
+        if (PQsendQueryParams(pg_, "SELECT set_config('statement_timeout', $1, true)", 1,
+                              nullptr, values, nullptr, nullptr, 0) != 1) {
+          return Lost(queries.size(), 0, on_result);
+        }
       }
       if (PQsendQueryPrepared(pg_, names[i].c_str(), 0, nullptr, nullptr, nullptr, 0) != 1 ||
           PQpipelineSync(pg_) != 1) {
@@ -313,7 +325,7 @@ class PostgresDatabase final : public Database {
 
   void ReadServerInfo(Clock::time_point deadline) {
     std::optional<QueryResult> got;
-    Run({kServerInfoQuery}, deadline,
+    Run({kServerInfoQuery}, {}, deadline,
         [&](size_t, QueryResult r) { got = std::move(r); });
     if (!got || !got->ok || got->rows.size() != 1) {
       const std::string why = got ? got->error : "no answer";
@@ -326,6 +338,7 @@ class PostgresDatabase final : public Database {
     info.version_num = static_cast<int>(row.NumberOr("version_num", 0));
     info.version = row.Text("version");
     info.in_recovery = row.NumberOr("in_recovery", 0) != 0;
+    info.database = row.Text("database");
     info.pgss_schema = row.Text("pgss_schema");
     info.pgss_version_num = ParseExtensionVersion(row.Text("pgss_version"));
     info.pgss_available = row.Get("pgss_schema").has_value() &&

@@ -3,6 +3,9 @@
 
 #include <prometheus/check_names.h>
 
+#include <algorithm>
+#include <regex>
+
 #include "collectors/collector.h"
 
 namespace pgwarden {
@@ -14,8 +17,60 @@ TEST(RegistryTest, EveryCollectorIsLinkedIn) {
   // A collector whose object file the linker dropped would be missing here.
   std::vector<std::string> names;
   for (const auto& r : RegisteredCollectors()) names.push_back(r.name);
-  EXPECT_THAT(names, ElementsAre("activity", "blocking", "locks", "settings",
-                                 "stat_statements"));
+  EXPECT_THAT(names,
+              ElementsAre("activity", "blocking", "database", "database_wraparound", "indexes",
+                          "locks", "long_running_transactions", "partitions", "postmaster",
+                          "replication", "replication_slots", "roles", "settings",
+                          "stat_archiver", "stat_bgwriter", "stat_checkpointer",
+                          "stat_database", "stat_progress_vacuum", "stat_replication",
+                          "stat_statements", "stat_user_indexes", "stat_user_tables",
+                          "stat_wal_receiver", "statio_user_indexes", "statio_user_tables",
+                          "wal"));
+}
+
+TEST(RegistryTest, HighCardinalityIndexCollectorsAreOptIn) {
+  const auto defaults = ResolveCollectors("default");
+  const auto all = ResolveCollectors("all");
+  EXPECT_EQ(all.size(), defaults.size() + 2);
+  EXPECT_THAT(ResolveCollectors("all,-stat_user_indexes,-statio_user_indexes"),
+              ::testing::ContainerEq(defaults));
+}
+
+// Every collector's SQL on every supported major: no placeholder left
+// unfilled, no trailing semicolon (it is prepared as one statement).
+TEST(RegistryTest, QueriesAreCompleteOnEveryMajor) {
+  for (const auto& r : RegisteredCollectors()) {
+    auto c = r.factory(CollectorOptions{});
+    for (int version : {120000, 130000, 140000, 150000, 160000, 170000, 180000}) {
+      ServerInfo server;
+      server.version_num = version;
+      server.pgss_available = true;
+      server.pgss_schema = "public";
+      server.pgss_version_num = 11100;
+      const std::string sql = c->Query(server);
+      EXPECT_FALSE(std::regex_search(sql, std::regex("%[A-Z0-9_]+%")))
+          << r.name << " " << version << ": " << sql;
+      if (!sql.empty()) {
+        EXPECT_NE(sql.back(), ';') << r.name;
+      }
+    }
+  }
+}
+
+TEST(RegistryTest, PerDatabaseCollectorsReturnDatname) {
+  std::vector<std::string> per_database;
+  for (const auto& r : RegisteredCollectors()) {
+    auto c = r.factory(CollectorOptions{});
+    if (!c->PerDatabase()) continue;
+    per_database.push_back(r.name);
+    ServerInfo server;
+    server.version_num = 150000;
+    EXPECT_THAT(c->Query(server), ::testing::HasSubstr("current_database()::text AS datname"))
+        << r.name;
+  }
+  EXPECT_THAT(per_database,
+              ElementsAre("indexes", "partitions", "stat_user_indexes", "stat_user_tables",
+                          "statio_user_indexes", "statio_user_tables"));
 }
 
 TEST(RegistryTest, NameMatchesTheCollector) {
@@ -27,15 +82,14 @@ TEST(RegistryTest, NameMatchesTheCollector) {
 }
 
 TEST(RegistryTest, ResolvesSpecs) {
-  EXPECT_THAT(ResolveCollectors("default"),
-              ElementsAre("activity", "blocking", "locks", "settings", "stat_statements"));
   EXPECT_EQ(ResolveCollectors(""), ResolveCollectors("default"));
-  EXPECT_THAT(ResolveCollectors("-settings,-stat_statements"),
-              ElementsAre("activity", "blocking", "locks"));
+  EXPECT_THAT(ResolveCollectors("activity,blocking,locks,settings,stat_statements,-settings"),
+              ElementsAre("activity", "blocking", "locks", "stat_statements"));
   EXPECT_THAT(ResolveCollectors("locks, activity"), ElementsAre("activity", "locks"));
   EXPECT_THAT(ResolveCollectors("locks,+blocking"), ElementsAre("blocking", "locks"));
-  EXPECT_THAT(ResolveCollectors("all,-locks"),
-              ElementsAre("activity", "blocking", "settings", "stat_statements"));
+  const auto all_but_locks = ResolveCollectors("all,-locks");
+  EXPECT_EQ(std::count(all_but_locks.begin(), all_but_locks.end(), "locks"), 0);
+  EXPECT_EQ(all_but_locks.size() + 1, ResolveCollectors("all").size());
 }
 
 TEST(RegistryTest, UnknownNameIsAnError) {

@@ -65,7 +65,8 @@ class FakeDatabase : public Database {
     return info;
   }
 
-  bool Run(const std::vector<std::string>& queries, Clock::time_point,
+  bool Run(const std::vector<std::string>& queries, const std::vector<int>&,
+           Clock::time_point,
            const std::function<void(size_t, QueryResult)>& on_result) override {
     std::unique_lock<std::mutex> lock(s_->mu);
     ++s_->runs;

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "collectors/collector.h"
+
+namespace pgwarden {
+
+// One entry of a postgres_exporter queries.yaml file:
+//
+//   pg_replication:                  # namespace: metric name prefix
+//     query: "SELECT ... AS lag"
+//     master: true                   # accepted; pgwarden runs it once anyway
+//     cache_seconds: 30              # serve the last result in between
+//     metrics:
+//       - lag:
+//           usage: "GAUGE"           # LABEL, GAUGE, COUNTER, MAPPEDMETRIC,
+//           description: "..."       # DURATION or DISCARD
+//
+// pgwarden's own optional keys: timeout_seconds (the query's
+// statement_timeout), min_server_version / max_server_version
+// (server_version_num bounds, inclusive) and per_database (run it in every
+// database; it then needs a LABEL column named datname).
+struct CustomMetric {
+  enum class Usage { kLabel, kGauge, kCounter, kMappedMetric, kDuration, kDiscard };
+  std::string column;
+  Usage usage = Usage::kGauge;
+  std::string description;
+  std::map<std::string, double> mapping;  // MAPPEDMETRIC: text -> value
+};
+
+struct CustomQuery {
+  std::string name;  // the namespace; also the collector's name
+  std::string sql;
+  std::vector<CustomMetric> metrics;
+  double cache_seconds = 0;
+  double timeout_seconds = 0;
+  int min_server_version = 0;
+  int max_server_version = 0;  // 0: no bound
+  bool per_database = false;
+};
+
+// Parses queries.yaml text. Throws std::invalid_argument with
+// "<file>:<line>: <reason>" for anything it cannot use, so a broken file
+// stops start-up instead of silently dropping metrics.
+std::vector<CustomQuery> ParseCustomQueries(const std::string& text,
+                                            const std::string& file);
+// Reads and parses a file; the same errors, plus an unreadable file.
+std::vector<CustomQuery> LoadCustomQueries(const std::string& path);
+
+// legacy_names: also emit DURATION columns as *_milliseconds.
+std::unique_ptr<Collector> NewCustomCollector(CustomQuery query, bool legacy_names);
+
+}  // namespace pgwarden

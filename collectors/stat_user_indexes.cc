@@ -1,0 +1,44 @@
+// stat_user_indexes: scans and size of the largest indexes of every database.
+
+#include "collectors/columns.h"
+
+namespace pgwarden {
+namespace {
+
+// Sizes from pg_class, lock-free (see stat_user_tables).
+constexpr char kStatUserIndexesQuery[] = R"sql(
+SELECT current_database()::text AS datname, s.schemaname::text AS schemaname,
+       s.relname::text AS relname, s.indexrelname::text AS indexrelname,
+       s.idx_scan, s.idx_tup_read, s.idx_tup_fetch,
+       greatest(c.relpages, 0)::float8 * current_setting('block_size')::int AS size_bytes
+FROM pg_stat_user_indexes s JOIN pg_class c ON c.oid = s.indexrelid
+ORDER BY greatest(c.relpages, 0) DESC, 2, 3, 4
+LIMIT %LIMIT%)sql";
+
+class StatUserIndexesCollector final : public ColumnCollector {
+ public:
+  explicit StatUserIndexesCollector(const CollectorOptions& o)
+      : ColumnCollector(
+            o, IndexLabels(),
+            {{"idx_scan", "pg_stat_user_indexes_idx_scan_total",
+              "Index scans started on the index.", Kind::kCounter},
+             {"idx_tup_read", "pg_stat_user_indexes_idx_tup_read_total",
+              "Index entries returned by scans of the index.", Kind::kCounter},
+             {"idx_tup_fetch", "pg_stat_user_indexes_idx_tup_fetch_total",
+              "Live table rows fetched by simple scans of the index.", Kind::kCounter},
+             {"size_bytes", "pg_stat_user_indexes_size_bytes",
+              "Size of the index (as of the last VACUUM/ANALYZE)."}},
+            Scope::kPerDatabase) {}
+  std::string_view Name() const override { return "stat_user_indexes"; }
+  std::string Query(const ServerInfo&) const override {
+    return WithRelationLimit(kStatUserIndexesQuery);
+  }
+};
+
+}  // namespace
+}  // namespace pgwarden
+
+PGWARDEN_REGISTER_COLLECTOR(stat_user_indexes, false,
+                            "pg_stat_user_indexes of every database: scans and size "
+                            "(largest --relation_limit)",
+                            ::pgwarden::StatUserIndexesCollector);
