@@ -91,6 +91,15 @@ double SumSamples(const Families& families, const std::string& name,
   return sum;
 }
 
+size_t CountSamples(const Families& families, const std::string& name,
+                    const std::map<std::string, std::string>& labels) {
+  const auto* f = FindFamily(families, name);
+  size_t n = 0;
+  if (!f) return 0;
+  for (const auto& m : f->metric) n += Matches(m, labels) ? 1 : 0;
+  return n;
+}
+
 std::string Gunzip(const std::string& data) {
   z_stream zs{};
   EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);

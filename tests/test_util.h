@@ -31,6 +31,10 @@ size_t SampleCount(const Families& families, const std::string& name);
 double SumSamples(const Families& families, const std::string& name,
                   const std::map<std::string, std::string>& labels = {});
 
+// Number of samples in the family whose labels include `labels`.
+size_t CountSamples(const Families& families, const std::string& name,
+                    const std::map<std::string, std::string>& labels);
+
 // Decompresses a gzip stream; fails the test if it is not one.
 std::string Gunzip(const std::string& data);
 

@@ -247,5 +247,76 @@ TEST(EngineTest, DeadlineServesWhatFinishedAndZeroForTheRest) {
   shared->cv.notify_all();
 }
 
+// One database of a server for per-database collection: answers the
+// discovery query with `databases` and every other query with one row
+// naming itself; "broken" cannot be connected to.
+class NamedDatabase : public Database {
+ public:
+  NamedDatabase(std::string name, std::vector<std::string> databases)
+      : name_(std::move(name)), databases_(std::move(databases)) {}
+  ServerInfo Prepare(Clock::time_point) override {
+    if (name_ == "broken") throw std::runtime_error("FATAL: database \"broken\" is gone");
+    ServerInfo info;
+    info.version_num = 150000;
+    info.database = name_;
+    return info;
+  }
+  bool Run(const std::vector<std::string>& queries, const std::vector<int>&, Clock::time_point,
+           const std::function<void(size_t, QueryResult)>& on_result) override {
+    for (size_t i = 0; i < queries.size(); ++i) {
+      QueryResult r;
+      r.ok = true;
+      if (queries[i].find("FROM pg_database") != std::string::npos) {
+        r.rows = Rows({"datname"});
+        for (const auto& d : databases_) r.rows.Add({d});
+      } else {
+        r.rows = testing::MakeRows({"datname"}, {{name_}});
+      }
+      on_result(i, std::move(r));
+    }
+    return true;
+  }
+  uint64_t ConnectionsOpened() const override { return 1; }
+
+ private:
+  std::string name_;
+  std::vector<std::string> databases_;
+};
+
+class PerDatabaseStub : public Collector {
+ public:
+  std::string_view Name() const override { return "tables"; }
+  std::string Query(const ServerInfo&) const override { return "SELECT tables"; }
+  bool PerDatabase() const override { return true; }
+  void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
+    FamilyBuilder f("stub_tables", "rows per database", prometheus::MetricType::Gauge);
+    for (size_t i = 0; i < rows.size(); ++i) f.Add({{"datname", RowView(rows, i).Text("datname")}}, 1);
+    f.MoveTo(out);
+  }
+};
+
+TEST(EngineTest, PerDatabaseCollectorServesWhatItGotAndNamesTheFailedDatabase) {
+  const std::vector<std::string> all = {"app", "broken", "main", "skipped"};
+  EngineOptions options;
+  options.exclude_databases = {"skipped"};
+  std::vector<std::string> opened;
+  options.open_database = [&](const std::string& name) {
+    opened.push_back(name);
+    return std::make_unique<NamedDatabase>(name, all);
+  };
+  std::vector<std::unique_ptr<Collector>> collectors;
+  collectors.push_back(std::make_unique<PerDatabaseStub>());
+  Engine engine("host=h", std::make_unique<NamedDatabase>("main", all), std::move(collectors),
+                options);
+  const Families out = engine.Scrape(Clock::now() + std::chrono::seconds(5));
+  EXPECT_EQ(Sample(out, "stub_tables", {{"datname", "main"}}), 1);
+  EXPECT_EQ(Sample(out, "stub_tables", {{"datname", "app"}}), 1);
+  EXPECT_FALSE(Sample(out, "stub_tables", {{"datname", "skipped"}}));
+  EXPECT_EQ(Sample(out, "pg_scrape_collector_success", {{"collector", "tables"}}), 0);
+  EXPECT_THAT(engine.Status().last_error, ::testing::HasSubstr("database \"broken\""));
+  // The connected database is reused, never opened twice.
+  EXPECT_EQ(opened, (std::vector<std::string>{"app", "broken"}));
+}
+
 }  // namespace
 }  // namespace pgwarden
