@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <ctime>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -47,6 +48,35 @@ bool ParseVersionTerm(const std::string& term, std::string& op, int& version_num
   if (n < 1 || n > 3) return false;
   version_num = major >= 10 ? major * 10000 + minor : major * 10000 + minor * 100 + patch;
   return true;
+}
+
+// PostgreSQL's text form of a timestamptz ("2026-11-22 04:47:49.24+00",
+// ISO DateStyle) as Unix seconds, as postgres_exporter turns time columns
+// into numbers. std::nullopt for anything else.
+std::optional<double> ParseTimestamp(const std::string& text) {
+  int y, mo, d, h, mi, consumed = 0;
+  double sec;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec,
+                  &consumed) != 6) {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  double epoch = static_cast<double>(timegm(&tm)) + sec;
+  const char* zone = text.c_str() + consumed;
+  if (*zone == '+' || *zone == '-') {
+    int zh = 0, zm = 0;
+    if (std::sscanf(zone + 1, "%2d:%2d", &zh, &zm) < 1) return std::nullopt;
+    const double offset = zh * 3600.0 + zm * 60.0;
+    epoch += *zone == '+' ? -offset : offset;
+  } else if (*zone != '\0') {
+    return std::nullopt;
+  }
+  return epoch;
 }
 
 CustomMetric::Usage ParseUsage(const std::string& text, bool& ok) {
@@ -125,6 +155,7 @@ class CustomCollector final : public Collector {
           if (it != m.mapping.end()) v = it->second;
         } else {
           v = row.Number(m.column);
+          if (!v && row.Get(m.column)) v = ParseTimestamp(*row.Get(m.column));
         }
         if (!v) continue;
         family.Add(row_labels[i], duration ? *v / 1000 : *v);

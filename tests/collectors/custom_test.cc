@@ -104,6 +104,19 @@ TEST(CustomQueriesTest, CollectorEmitsPostgresExporterNames) {
             1500);
 }
 
+TEST(CustomQueriesTest, TimestampColumnsBecomeUnixSeconds) {
+  auto q = ParseCustomQueries("pg_t:\n  query: \"SELECT now() AS at\"\n  metrics:\n"
+                              "    - at: {usage: GAUGE, description: at}\n",
+                              "q.yaml");
+  Families out;
+  NewCustomCollector(q[0], false)
+      ->Parse(Version(150000),
+              MakeRows({"at"}, {{"2026-11-22 04:47:49.5+02"}, {"not a time"}}), out);
+  // 04:47:49.5 at +02:00 is 02:47:49.5 UTC.
+  EXPECT_EQ(testing::SampleCount(out, "pg_t_at"), 1u);
+  EXPECT_EQ(Sample(out, "pg_t_at"), 1795315669.5);
+}
+
 TEST(CustomQueriesTest, VersionBoundsAndTimeout) {
   auto queries = ParseCustomQueries(kQueries, "q.yaml");
   auto c = NewCustomCollector(queries[1], false);

@@ -56,7 +56,9 @@ MAIN_PORT=$PORT
 curl -fsS "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt"
 check "promtool check metrics exit 0" promtool check metrics <"$WORK/metrics.txt"
 check "pg_up 1" grep -qx 'pg_up 1' "$WORK/metrics.txt"
-for c in activity blocking locks settings stat_statements; do
+DEFAULT_COLLECTORS=$("$BIN" --help | sed -n 's/^  \([a-z_]*\) \[default\]$/\1/p')
+check "at least 20 default collectors" test "$(echo "$DEFAULT_COLLECTORS" | wc -l)" -ge 20
+for c in $DEFAULT_COLLECTORS; do
   check "collector $c succeeds" grep -qx "pg_scrape_collector_success{collector=\"$c\"} 1" "$WORK/metrics.txt"
 done
 check "process metrics" grep -q '^process_resident_memory_bytes ' "$WORK/metrics.txt"
@@ -135,9 +137,57 @@ for flag in $(grep -oE '^  --[a-z_]+' "$WORK/help.out"); do
 done
 "$BIN" --dsn "$DSN" --print_queries >"$WORK/queries.sql"
 check "--print_queries prints one statement per collector" \
-  test "$(grep -cE '^-- [a-z_]+$' "$WORK/queries.sql")" = 5
+  test "$(grep -cE '^-- [a-z_]+$' "$WORK/queries.sql")" = "$(echo "$DEFAULT_COLLECTORS" | wc -l)"
 check "--print_queries output runs in psql" \
   bash -c "psql '$DSN' -v ON_ERROR_STOP=1 -qf '$WORK/queries.sql' >/dev/null"
+
+# --- postgres_exporter compatibility: queries.yaml, environment, names ----
+start_exporter custom --dsn "$DSN dbname=postgres" --extend_query_path "$HERE/e2e/queries.yaml" \
+  --legacy_names || exit 1
+curl -fsS "http://127.0.0.1:$PORT/metrics" >"$WORK/custom.txt"
+for c in pg_e2e_replication pg_e2e_postmaster pg_e2e_databases; do
+  check "custom query $c succeeds" grep -qx "pg_scrape_collector_success{collector=\"$c\"} 1" "$WORK/custom.txt"
+done
+check "GAUGE" grep -qx 'pg_e2e_replication_lag 0' "$WORK/custom.txt"
+check "GAUGE start time" grep -qE '^pg_e2e_postmaster_start_time_seconds [0-9.e+]+$' "$WORK/custom.txt"
+check "LABEL + MAPPEDMETRIC" grep -qx 'pg_e2e_databases_state{datname="postgres"} 1' "$WORK/custom.txt"
+check "DURATION in seconds" grep -qx 'pg_e2e_databases_checkpoint_seconds{datname="postgres"} 2.5' "$WORK/custom.txt"
+check "DURATION legacy name" grep -qx 'pg_e2e_databases_checkpoint_ms_milliseconds{datname="postgres"} 2500' "$WORK/custom.txt"
+check "COUNTER" grep -qE '^pg_e2e_databases_commits\{datname="postgres"\} [0-9]+$' "$WORK/custom.txt"
+check "DISCARD" bash -c "! grep -q '^pg_e2e_databases_note' '$WORK/custom.txt'"
+check "legacy bgwriter name" grep -qE '^pg_stat_bgwriter_buffers_alloc [0-9]+$' "$WORK/custom.txt"
+check "legacy replication lag name" grep -qx 'pg_replication_lag 0' "$WORK/custom.txt"
+kill -TERM "$PID"; wait "$PID" 2>/dev/null
+printf 'pg_x:\n  query: "SELECT 1 AS v"\n  metrics:\n    - v:\n        usage: "HISTOGRAM"\n' >"$WORK/broken.yaml"
+expect_exit2 "broken queries.yaml" --dsn "$DSN" --extend_query_path "$WORK/broken.yaml"
+check "broken queries.yaml: file and line" grep -q "broken.yaml:5: v: unsupported usage" "$WORK/bad.err"
+
+# DATA_SOURCE_URI + DATA_SOURCE_USER + DATA_SOURCE_PASS_FILE, as
+# postgres_exporter's deployments set them.
+HOSTPORT=$(psql "$DSN" -Atc "select host(inet_server_addr()) || ':' || inet_server_port()")
+echo "$SECRET" >"$WORK/pass"
+PORT=$(pg_free_port)
+env -u DATA_SOURCE_NAME DATA_SOURCE_URI="$HOSTPORT/postgres?sslmode=disable" \
+  DATA_SOURCE_USER=postgres DATA_SOURCE_PASS_FILE="$WORK/pass" \
+  "$BIN" --web_listen_address="127.0.0.1:$PORT" >"$WORK/env.log" 2>&1 &
+PID=$!; PIDS+=("$PID")
+wait_http "http://127.0.0.1:$PORT/healthz"
+curl -fsS "http://127.0.0.1:$PORT/metrics" >"$WORK/env.txt"
+check "DATA_SOURCE_URI/USER/PASS_FILE: pg_up 1" grep -qx 'pg_up 1' "$WORK/env.txt"
+check "DATA_SOURCE_*: password not logged" bash -c "! grep -q -- '$SECRET' '$WORK/env.log'"
+kill -TERM "$PID"; wait "$PID" 2>/dev/null
+
+# A role without pg_monitor: wal fails with a clear reason, logged once.
+psql "$DSN" -qc "DROP ROLE IF EXISTS e2e_plain; CREATE ROLE e2e_plain LOGIN"
+start_exporter plain --dsn "$DSN dbname=postgres user=e2e_plain" || exit 1
+for i in 1 2 3; do curl -fsS "http://127.0.0.1:$PORT/metrics" >"$WORK/plain.txt"; done
+check "no pg_monitor: wal fails" grep -qx 'pg_scrape_collector_success{collector="wal"} 0' "$WORK/plain.txt"
+check "no pg_monitor: activity still works" \
+  grep -qx 'pg_scrape_collector_success{collector="activity"} 1' "$WORK/plain.txt"
+check "no pg_monitor: reported once, with the fix" \
+  test "$(grep -c 'needs pg_monitor' "$WORK/plain.log")" = 1
+kill -TERM "$PID"; wait "$PID" 2>/dev/null
+psql "$DSN" -qc "DROP ROLE e2e_plain"
 
 echo "e2e: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
