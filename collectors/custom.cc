@@ -190,7 +190,7 @@ std::vector<CustomQuery> ParseCustomQueries(const std::string& text, const std::
     for (const auto& entry : root) {
       CustomQuery q;
       q.name = entry.first.as<std::string>();
-      const YAML::Node& body = entry.second;
+      const YAML::Node body = entry.second;
       const YAML::Mark at = entry.first.Mark();
       if (!ValidName(q.name, true)) Fail(file, at, "\"" + q.name + "\" is not a valid metric name");
       if (builtin.count(q.name)) {
@@ -199,7 +199,7 @@ std::vector<CustomQuery> ParseCustomQueries(const std::string& text, const std::
       if (!body.IsMap()) Fail(file, body.Mark(), q.name + ": expected a map");
       for (const auto& kv : body) {
         const std::string key = kv.first.as<std::string>();
-        const YAML::Node& v = kv.second;
+        const YAML::Node v = kv.second;
         if (key == "query") {
           q.sql = v.as<std::string>();
         } else if (key == "master") {
@@ -239,10 +239,12 @@ std::vector<CustomQuery> ParseCustomQueries(const std::string& text, const std::
             if (!item.IsMap() || item.size() != 1) {
               Fail(file, item.Mark(), q.name + ": each metric is a map of one column");
             }
-            const auto column = item.begin();
+            // Copies: yaml-cpp's iterator hands out proxies that die with
+            // the expression.
+            const YAML::Node column = item.begin()->first;
+            const YAML::Node spec = item.begin()->second;
             CustomMetric m;
-            m.column = column->first.as<std::string>();
-            const YAML::Node& spec = column->second;
+            m.column = column.as<std::string>();
             if (!spec.IsMap()) Fail(file, spec.Mark(), m.column + ": expected usage and description");
             bool ok = false;
             if (!spec["usage"]) Fail(file, spec.Mark(), m.column + ": no usage");
@@ -263,7 +265,7 @@ std::vector<CustomQuery> ParseCustomQueries(const std::string& text, const std::
             }
             const bool label = m.usage == CustomMetric::Usage::kLabel;
             if (!ValidName(m.column, false) || (label && m.column.rfind("__", 0) == 0)) {
-              Fail(file, column->first.Mark(), "\"" + m.column + "\" is not a valid " +
+              Fail(file, column.Mark(), "\"" + m.column + "\" is not a valid " +
                                                    (label ? "label" : "metric") + " name");
             }
             q.metrics.push_back(std::move(m));

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with -Wall -Wextra -Werror, and runs
-# every test: alert-rule unit tests (promtool) and the Alertmanager config
-# (amtool); unit, integration (real PostgreSQL 15) and end-to-end tests;
+# every test: alert and recording rule unit tests (promtool), the
+# Alertmanager config (amtool), the dashboards' lint and the deployment
+# files' validation; unit, integration (real PostgreSQL 15, and a streaming
+# standby) and end-to-end tests; alerting end to end through the real
+# Prometheus and Alertmanager;
 # fault injection; a 20000-scrape soak; the integration suite on
 # PostgreSQL 12-18 (checking README's compatibility table); the demo's
 # self-check; a micro-benchmark smoke run; the unit and integration suites
@@ -47,15 +50,19 @@ fresh_cluster() {  # fresh_cluster NAME -> sets PGWARDEN_TEST_DSN
   psql "$PGWARDEN_TEST_DSN dbname=postgres" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 }
 
-echo "== alert rules and Alertmanager config (promtool, amtool)"
-promtool check rules deploy/prometheus/pgwarden-alerts.yml
-(cd deploy/prometheus && promtool test rules pgwarden-alerts.test.yml)
+echo "== alert and recording rules, Alertmanager config, dashboards, deployment files"
+promtool check rules deploy/prometheus/pgwarden-alerts.yml deploy/prometheus/pgwarden-recording.yml
+(cd deploy/prometheus && promtool test rules pgwarden-alerts.test.yml pgwarden-recording.test.yml)
+promtool check config deploy/prometheus/prometheus.yml
 (cd deploy/alertmanager && amtool check-config alertmanager.yml)
 for severity in critical warning; do
   route=$(amtool config routes test --config.file=deploy/alertmanager/alertmanager.yml \
     severity=$severity 2>/dev/null)
   [[ $route == "postgres-$severity" ]] || { echo "severity=$severity routes to '$route'" >&2; exit 1; }
 done
+python3 dashboards/build.py --check
+python3 tests/dashboards/lint.py dashboards
+python3 tests/deploy/validate.py
 
 echo "== build (-Wall -Wextra -Werror)"
 build build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -63,6 +70,10 @@ build build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== unit, integration and end-to-end tests (PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'))"
 fresh_cluster pg-main
 (cd build/ci && ctest --output-on-failure --timeout 600)
+
+echo "== alerting end to end: PostgreSQL -> pgwarden -> Prometheus -> Alertmanager -> webhook"
+tests/e2e/alerting_e2e.sh build/ci/pgwarden 2>&1 | grep -E '^alerting|paged after|skipped'
+[[ ${PIPESTATUS[0]} == 0 ]] || exit 1
 
 echo "== faults: stopped, killed, frozen, locked, full, misconfigured servers"
 tests/faults/faults.sh build/ci/pgwarden 2>&1 | grep -E '^\||^faults:'

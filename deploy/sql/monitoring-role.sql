@@ -14,5 +14,6 @@ BEGIN
 END
 $$;
 GRANT pg_monitor TO pgwarden;
--- A monitoring login should not be able to starve the server it watches.
-ALTER ROLE pgwarden CONNECTION LIMIT 5;
+-- A monitoring login should not be able to starve the server it watches;
+-- pgwarden holds at most --max_database_connections (default 5).
+ALTER ROLE pgwarden CONNECTION LIMIT 8;

@@ -10,12 +10,20 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 
-COLLECTORS = ["activity", "blocking", "locks", "settings", "stat_statements"]
+SUCCESS = re.compile(r'^pg_scrape_collector_success\{collector="([a-z_]+)"\} [01]$', re.M)
 
 
 def main():
     results, majors = sys.argv[1], sys.argv[2:]
     header = ["collector"]
+    # Every collector any scrape reported, so a collector missing from one
+    # major shows up as a failure there.
+    collectors = set()
+    for major in majors:
+        path = os.path.join(results, major + ".metrics")
+        if os.path.exists(path):
+            collectors.update(SUCCESS.findall(open(path).read()))
+    COLLECTORS = sorted(collectors)
     cells = {c: [] for c in COLLECTORS + ["integration tests"]}
     for major in majors:
         base = os.path.join(results, major)
