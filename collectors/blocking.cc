@@ -16,7 +16,9 @@ namespace {
 // called only for sessions that wait on a heavyweight lock. Rows: each such
 // session with its blockers (kind 'session'), each blocker that is not itself
 // waiting, and each database for zero-filling. Blocker pid 0 is a prepared
-// transaction. %WAITSTART% is the time the session's wait began.
+// transaction. %WAITSTART% is the time the session's wait began; %QUERY%
+// the session's current or last statement, cut to --blocking_query_length
+// characters, or NULL when that is 0.
 constexpr char kBlockingQuery[] = R"sql(
 WITH waiting AS (
   SELECT pid, pg_blocking_pids(pid) AS blockers
@@ -27,7 +29,7 @@ SELECT 'session' AS kind, a.pid, coalesce(a.datname::text, '') AS datname,
        coalesce(a.usename::text, '') AS usename,
        coalesce(a.application_name, '') AS application_name,
        coalesce(a.state, '') AS state,
-       array_to_string(w.blockers, ',') AS blockers,
+       array_to_string(w.blockers, ',') AS blockers, %QUERY% AS query,
        CASE WHEN cardinality(w.blockers) > 0
             THEN greatest(0, extract(epoch FROM now() - %WAITSTART%))
        END AS wait_seconds
@@ -36,7 +38,7 @@ LEFT JOIN waiting w ON w.pid = a.pid
 WHERE cardinality(w.blockers) > 0
    OR a.pid IN (SELECT unnest(blockers) FROM waiting)
 UNION ALL
-SELECT 'database', NULL, datname::text, NULL, NULL, NULL, NULL, NULL
+SELECT 'database', NULL, datname::text, NULL, NULL, NULL, NULL, NULL, NULL
 FROM pg_database WHERE datallowconn)sql";
 
 constexpr char kWaitStart14[] =
@@ -45,7 +47,7 @@ constexpr char kWaitStart14[] =
 constexpr char kWaitStartOld[] = "a.query_start";
 
 struct Session {
-  std::string datname, usename, application_name, state;
+  std::string datname, usename, application_name, state, query;
   std::vector<long> blockers;
   double wait_seconds = 0;
   bool known = false;  // seen as a row (blocker pid 0 and vanished pids are not)
@@ -68,13 +70,18 @@ std::vector<long> ParsePidList(const std::string& text) {
 class BlockingCollector final : public Collector {
  public:
   explicit BlockingCollector(const CollectorOptions& options)
-      : top_roots_(std::max(0, options.blocking_top_roots)) {}
+      : top_roots_(std::max(0, options.blocking_top_roots)),
+        query_length_(std::max(0, options.blocking_query_length)) {}
 
   std::string_view Name() const override { return "blocking"; }
 
   std::string Query(const ServerInfo& server) const override {
-    return Substitute(kBlockingQuery, "%WAITSTART%",
-                      server.version_num >= 140000 ? kWaitStart14 : kWaitStartOld);
+    return Substitute(
+        Substitute(kBlockingQuery, "%WAITSTART%",
+                   server.version_num >= 140000 ? kWaitStart14 : kWaitStartOld),
+        "%QUERY%",
+        query_length_ > 0 ? "left(a.query, " + std::to_string(query_length_) + ")"
+                          : std::string("NULL::text"));
   }
 
   void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
@@ -94,6 +101,7 @@ class BlockingCollector final : public Collector {
       s.usename = row.Text("usename");
       s.application_name = row.Text("application_name");
       s.state = row.Text("state");
+      s.query = row.Text("query");
       s.blockers = ParsePidList(row.Text("blockers"));
       s.wait_seconds = row.NumberOr("wait_seconds", 0);
     }
@@ -162,12 +170,15 @@ class BlockingCollector final : public Collector {
         MetricType::Gauge);
     for (const Root& r : root_list) {
       const Session& s = sessions[r.pid];
-      f_info.Add({{"pid", std::to_string(r.pid)},
-                  {"datname", s.datname},
-                  {"usename", s.usename},
-                  {"application_name", s.application_name},
-                  {"state", s.known ? s.state : "prepared or gone"}},
-                 static_cast<double>(r.victims));
+      Labels labels = {{"pid", std::to_string(r.pid)},
+                       {"datname", s.datname},
+                       {"usename", s.usename},
+                       {"application_name", s.application_name},
+                       {"state", s.known ? s.state : "prepared or gone"}};
+      // The root's current (or, idle in transaction, last) statement: what
+      // an on-call person needs to judge whether to cancel it.
+      if (query_length_ > 0) labels.emplace_back("query", s.query);
+      f_info.Add(labels, static_cast<double>(r.victims));
     }
     f_info.MoveToAlways(out);
   }
@@ -191,6 +202,7 @@ class BlockingCollector final : public Collector {
   }
 
   int top_roots_;
+  int query_length_;
 };
 
 }  // namespace

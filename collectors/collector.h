@@ -70,6 +70,9 @@ class Collector {
 struct CollectorOptions {
   std::vector<double> long_running_thresholds_seconds = {60, 300, 900, 3600};
   int blocking_top_roots = 5;
+  // Characters of the root blockers' query text in pg_blocking_session_info
+  // (label `query`); 0 leaves the label out.
+  int blocking_query_length = 0;
   int stat_statements_limit = 100;
   bool stat_statements_include_query = false;
   int stat_statements_query_length = 120;

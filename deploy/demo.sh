@@ -2,12 +2,16 @@
 # pgwarden demo: builds pgwarden, starts a throwaway PostgreSQL 15 with a
 # small live workload (pgbench at a low rate, a long-running report query,
 # a session holding a row lock with a blocked chain behind it), runs
-# pgwarden against it and shows where to look. Ctrl-C stops everything.
+# pgwarden against it, and Prometheus + Alertmanager with the shipped rules
+# (demo thresholds: seconds instead of minutes) delivering to a local
+# webhook receiver, and shows where to look. Ctrl-C stops everything.
 #
 # Environment: PGWARDEN_PORT (default 9187), DEMO_PG_PORT (default 55432),
-# DEMO_SECONDS (stop by itself after this many seconds; default: run until
-# Ctrl-C), DEMO_CHECK=1 (exit non-zero unless the long-running query and the
-# blocked sessions show up in /metrics; used by the tests).
+# DEMO_PROMETHEUS_PORT (9090), DEMO_ALERTMANAGER_PORT (9093),
+# DEMO_WEBHOOK_PORT (9095), DEMO_SECONDS (stop by itself after this many
+# seconds; default: run until Ctrl-C), DEMO_CHECK=1 (exit non-zero unless the
+# long-running query and the blocked sessions show up in /metrics and both
+# alerts reach the webhook; used by the tests).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +20,9 @@ PGWARDEN_PORT=${PGWARDEN_PORT:-9187}
 DEMO_PG_PORT=${DEMO_PG_PORT:-55432}
 DEMO_SECONDS=${DEMO_SECONDS:-0}
 DEMO_CHECK=${DEMO_CHECK:-0}
+DEMO_PROMETHEUS_PORT=${DEMO_PROMETHEUS_PORT:-9090}
+DEMO_ALERTMANAGER_PORT=${DEMO_ALERTMANAGER_PORT:-9093}
+DEMO_WEBHOOK_PORT=${DEMO_WEBHOOK_PORT:-9095}
 
 ./tests/install-deps.sh
 source tests/lib/pg.sh
@@ -83,10 +90,35 @@ BG+=($!)
 echo "== starting pgwarden on :$PGWARDEN_PORT"
 build/release/pgwarden --web_listen_address=":$PGWARDEN_PORT" \
   --dsn "host=127.0.0.1 port=$DEMO_PG_PORT dbname=shop user=pgwarden" \
-  --long_running_thresholds=10,60,300,900,3600 >"$DIR/pgwarden.log" 2>&1 &
+  --long_running_thresholds=10,60,300,900,3600 --blocking_query_length=80 \
+  >"$DIR/pgwarden.log" 2>&1 &
 BG+=($!)
 wait_http "http://127.0.0.1:$PGWARDEN_PORT/healthz" ||
   { cat "$DIR/pgwarden.log"; exit 1; }
+
+echo "== starting Prometheus :$DEMO_PROMETHEUS_PORT and Alertmanager :$DEMO_ALERTMANAGER_PORT (shipped rules, demo thresholds)"
+# The shipped rules and routing, with thresholds in seconds (lower_rules.py
+# changes nothing else), so the alerts fire within a minute.
+python3 tests/lib/webhook_receiver.py "$DEMO_WEBHOOK_PORT" "$DIR/notifications.jsonl" 86400 &
+BG+=($!)
+cp deploy/alertmanager/pgwarden.tmpl "$DIR/"
+python3 tests/lib/lower_rules.py alertmanager deploy/alertmanager/alertmanager.yml \
+  "$DIR/alertmanager.yml" --webhook "http://127.0.0.1:$DEMO_WEBHOOK_PORT"
+python3 tests/lib/lower_rules.py rules deploy/prometheus/pgwarden-alerts.yml "$DIR/alerts.yml" \
+  --for 5s --long-running 10 --blocked-wait 5 --idle 20 --lock-wait 20
+cp deploy/prometheus/pgwarden-recording.yml "$DIR/recording.yml"
+python3 tests/lib/lower_rules.py prometheus deploy/prometheus/prometheus.yml "$DIR/prometheus.yml" \
+  --target "127.0.0.1:$PGWARDEN_PORT" --alertmanager "127.0.0.1:$DEMO_ALERTMANAGER_PORT" \
+  --interval 5s --rules "$DIR/alerts.yml,$DIR/recording.yml"
+prometheus-alertmanager --config.file="$DIR/alertmanager.yml" --storage.path="$DIR/am" \
+  --web.listen-address=":$DEMO_ALERTMANAGER_PORT" --cluster.listen-address="" \
+  >"$DIR/alertmanager.log" 2>&1 &
+BG+=($!)
+prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/tsdb" \
+  --web.listen-address=":$DEMO_PROMETHEUS_PORT" >"$DIR/prometheus.log" 2>&1 &
+BG+=($!)
+wait_http "http://127.0.0.1:$DEMO_PROMETHEUS_PORT/-/ready" || { tail "$DIR/prometheus.log"; exit 1; }
+wait_http "http://127.0.0.1:$DEMO_ALERTMANAGER_PORT/-/ready" || { tail "$DIR/alertmanager.log"; exit 1; }
 
 show() {
   curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" |
@@ -100,6 +132,13 @@ pgwarden is running against a live demo database.
   Metrics:       http://localhost:$PGWARDEN_PORT/metrics
   Landing page:  http://localhost:$PGWARDEN_PORT/
   Log:           $DIR/pgwarden.log
+  Prometheus:    http://localhost:$DEMO_PROMETHEUS_PORT/alerts  (the shipped rules; demo thresholds)
+  Alertmanager:  http://localhost:$DEMO_ALERTMANAGER_PORT/
+  Pages sent:    $DIR/notifications.jsonl  (what a pager would receive)
+  Dashboards:    dashboards/*.json, for Grafana (deploy/docker/compose.yml provisions them)
+
+Within a minute PostgresLongRunningQuery and PostgresBlockedSessions fire; the
+blocked-sessions page names the root blocker's pid (billing-batch).
 
 Look for:
   curl -s localhost:$PGWARDEN_PORT/metrics | grep -E '^pg_(blocked|blocking|long_running|locks_waiting)'
@@ -131,6 +170,25 @@ if [[ $DEMO_CHECK == 1 ]]; then
     echo "demo check FAILED: blocked chain or long-running query not visible" >&2
     exit 1
   fi
+  paged=0
+  for i in $(seq 1 120); do
+    if grep -q '"alertname": "PostgresLongRunningQuery"' "$DIR/notifications.jsonl" &&
+       grep -q '"alertname": "PostgresBlockedSessions"' "$DIR/notifications.jsonl"; then
+      paged=1
+      break
+    fi
+    sleep 1
+  done
+  if [[ $paged != 1 ]]; then
+    echo "demo check FAILED: the alerts did not reach the webhook" >&2
+    exit 1
+  fi
+  echo "Pages received:"
+  python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    for a in json.loads(l)["payload"]["alerts"]:
+        print("  " + a["status"], a["labels"]["alertname"], a["annotations"].get("blockers", ""))' \
+    "$DIR/notifications.jsonl" | sort -u
   echo "demo check passed"
 fi
 

@@ -50,6 +50,10 @@ DEFINE_string(long_running_thresholds, "60,300,900,3600",
 DEFINE_int32(blocking_top_roots, 5,
              "blocking: root blockers reported with their pid in "
              "pg_blocking_session_info.");
+DEFINE_int32(blocking_query_length, 0,
+             "blocking: characters of each root blocker's current or last "
+             "statement in pg_blocking_session_info's query label (0: no "
+             "query label; query text may contain data).");
 DEFINE_int32(stat_statements_limit, 100,
              "stat_statements: statements reported by queryid (top by total "
              "execution time); the rest are summed into queryid=\"other\".");
@@ -306,6 +310,10 @@ Config LoadConfig() {
         "--stat_statements_query_length > 0");
   }
   c.collector_options.blocking_top_roots = FLAGS_blocking_top_roots;
+  if (FLAGS_blocking_query_length < 0 || FLAGS_blocking_query_length > 10000) {
+    throw std::invalid_argument("--blocking_query_length must be in [0, 10000]");
+  }
+  c.collector_options.blocking_query_length = FLAGS_blocking_query_length;
   c.collector_options.stat_statements_limit = FLAGS_stat_statements_limit;
   c.collector_options.stat_statements_include_query = FLAGS_stat_statements_include_query;
   c.collector_options.stat_statements_query_length = FLAGS_stat_statements_query_length;

@@ -25,6 +25,7 @@ DECLARE_int32(lock_timeout_ms);
 DECLARE_int32(connect_timeout);
 DECLARE_string(long_running_thresholds);
 DECLARE_int32(blocking_top_roots);
+DECLARE_int32(blocking_query_length);
 DECLARE_int32(stat_statements_limit);
 DECLARE_bool(stat_statements_include_query);
 DECLARE_int32(stat_statements_query_length);

@@ -140,7 +140,8 @@ if ((${#matrix_failed[@]})); then
 fi
 
 echo "== demo self-check (deploy/demo.sh on free ports)"
-PGWARDEN_PORT=$(pg_free_port) DEMO_PG_PORT=$(pg_free_port) DEMO_SECONDS=1 DEMO_CHECK=1 \
+PGWARDEN_PORT=$(pg_free_port) DEMO_PG_PORT=$(pg_free_port) DEMO_PROMETHEUS_PORT=$(pg_free_port) \
+  DEMO_ALERTMANAGER_PORT=$(pg_free_port) DEMO_WEBHOOK_PORT=$(pg_free_port) DEMO_SECONDS=1 DEMO_CHECK=1 \
   ./deploy/demo.sh >"$WORK/demo.log" 2>&1 || { cat "$WORK/demo.log"; exit 1; }
 grep -E "demo check passed" "$WORK/demo.log"
 

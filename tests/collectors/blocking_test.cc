@@ -58,6 +58,34 @@ TEST(BlockingCollectorTest, ChainHasOneRootBlockingTwo) {
   EXPECT_TRUE(testing::ValidExposition(out));
 }
 
+TEST(BlockingCollectorTest, RootQueryOnlyWhenAsked) {
+  CollectorOptions options;
+  options.blocking_query_length = 40;
+  auto with_query = std::move(CreateCollectors({"blocking"}, options).at(0));
+  ServerInfo server;
+  server.version_num = 150000;
+  EXPECT_THAT(with_query->Query(server), HasSubstr("left(a.query, 40) AS query"));
+  EXPECT_THAT(Make()->Query(server), HasSubstr("NULL::text AS query"));
+  std::vector<std::string> columns = kColumns;
+  columns.push_back("query");
+  auto root = Session("100", "");
+  root.push_back("UPDATE ledger SET balance = balance + 1 WHERE id = 1");
+  auto waiter = Session("200", "100", "5");
+  waiter.push_back("UPDATE ledger SET balance = 0");
+  const Rows rows = MakeRows(columns, {root, waiter});
+  Families out, without;
+  with_query->Parse(server, rows, out);
+  Make()->Parse(server, rows, without);
+  EXPECT_EQ(Sample(out, "pg_blocking_session_info",
+                   {{"pid", "100"}, {"query", "UPDATE ledger SET balance = balance + 1 WHERE id = 1"}}),
+            1);
+  EXPECT_EQ(Sample(without, "pg_blocking_session_info", {{"pid", "100"}}), 1);
+  for (const auto& l : testing::FindFamily(without, "pg_blocking_session_info")->metric[0].label) {
+    EXPECT_NE(l.name, "query");
+  }
+  EXPECT_TRUE(testing::ValidExposition(out));
+}
+
 TEST(BlockingCollectorTest, RowLockWithThreeWaitersQueue) {
   // Waiter 2 waits for the tuple lock held by waiter 1; waiter 3 queues
   // behind both: all three are blocked, one root.

@@ -61,7 +61,7 @@ PSQL=(psql -X -q "$DSN")
 # pgwarden, with a 2 s long-running threshold (the lowered rule's).
 EXP_PORT=$(pg_free_port)
 "$BIN" --web_listen_address="127.0.0.1:$EXP_PORT" --dsn "$DSN" \
-  --long_running_thresholds=2,300 --stat_statements_include_query \
+  --long_running_thresholds=2,300 --stat_statements_include_query --blocking_query_length=80 \
   >"$WORK/pgwarden.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$EXP_PORT/healthz" || exit 1
@@ -133,6 +133,8 @@ start=$SECONDS
 check "long-running query pages within 90 s" wait_until 90 notified firing PostgresLongRunningQuery
 check "blocked sessions page within 90 s, with the blocker's pid" \
   wait_until 90 notified firing PostgresBlockedSessions "pid $ROOT_PID "
+check "the page carries the blocker's statement and the cancel command" \
+  notified firing PostgresBlockedSessions "query: UPDATE accounts SET balance = balance + 1 WHERE id = 1;) blocks 2: SELECT pg_cancel_backend($ROOT_PID)"
 echo "paged after $((SECONDS - start)) s"
 check "blocked sessions went to the critical receiver" python3 - "$WORK/notifications.jsonl" <<'PY'
 import json, sys
