@@ -129,7 +129,21 @@ start_and_wait() {  # start_and_wait URL CMD... -> PID in STARTED
 P1=$(pg_free_port)
 start_and_wait "http://127.0.0.1:$P1/metrics" build/release/pgwarden \
   --web_listen_address="127.0.0.1:$P1" --dsn "$BASE user=pgwarden_bench"
-measure "pgwarden (default: 5 collectors)" pgwarden_bench "http://127.0.0.1:$P1/metrics" "$STARTED"
+N_DEFAULT=$(build/release/pgwarden --help | grep -c ' \[default\]$')
+measure "pgwarden (default: $N_DEFAULT collectors)" pgwarden_bench "http://127.0.0.1:$P1/metrics" "$STARTED"
+kill "$STARTED"
+
+# postgres_exporter's default set, every collector queried on every scrape
+# (no minimum intervals): the like-for-like comparison.
+PE_SET=activity,locks,settings,database,replication,replication_slots,roles,stat_archiver
+PE_SET+=,stat_bgwriter,stat_database,stat_progress_vacuum,stat_replication,stat_user_tables
+PE_SET+=,statio_user_tables,wal
+P4=$(pg_free_port)
+start_and_wait "http://127.0.0.1:$P4/metrics" build/release/pgwarden \
+  --web_listen_address="127.0.0.1:$P4" --dsn "$BASE user=pgwarden_bench" \
+  --collectors="$PE_SET" \
+  --collector_min_interval=database=0,stat_user_tables=0,statio_user_tables=0
+measure "pgwarden (postgres_exporter's set, no intervals)" pgwarden_bench "http://127.0.0.1:$P4/metrics" "$STARTED"
 kill "$STARTED"
 
 P2=$(pg_free_port)
