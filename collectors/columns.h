@@ -78,8 +78,8 @@ class ColumnCollector : public Collector {
 
  protected:
   // `sql` with %LIMIT% replaced by --relation_limit.
-  std::string WithRelationLimit(const char* sql) const {
-    return Substitute(sql, "%LIMIT%", std::to_string(relation_limit_));
+  std::string WithRelationLimit(std::string sql) const {
+    return Substitute(std::move(sql), "%LIMIT%", std::to_string(relation_limit_));
   }
 
  private:
@@ -89,6 +89,31 @@ class ColumnCollector : public Collector {
   int relation_limit_;
   Scope scope_;
 };
+
+// SQL: `WITH top AS (...)`, the %LIMIT% largest user tables of the connected
+// database (pg_stat_user_tables' set: ordinary, partitioned and materialized
+// relations outside the system schemas), with oid, reltoastrelid,
+// schemaname, relname, table_bytes (with TOAST) and index_bytes. Sizes come
+// from pg_class as of the last VACUUM/ANALYZE: the size functions would take
+// a lock on each table and queue behind any ALTER TABLE. Choosing the
+// relations first means the statistics functions run for those only, not
+// for every table as the pg_stat_user_tables view would.
+inline constexpr char kLargestTablesCte[] = R"sql(
+WITH top AS (
+  SELECT c.oid, c.reltoastrelid, n.nspname::text AS schemaname, c.relname::text AS relname,
+         (greatest(c.relpages, 0) + greatest(coalesce(t.relpages, 0), 0))::float8
+           * current_setting('block_size')::int AS table_bytes,
+         coalesce(ix.pages, 0)::float8 * current_setting('block_size')::int AS index_bytes
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+  LEFT JOIN (SELECT x.indrelid, sum(greatest(i.relpages, 0)) AS pages
+             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid GROUP BY 1) ix
+    ON ix.indrelid = c.oid
+  WHERE c.relkind IN ('r', 'p', 'm')
+    AND n.nspname <> ALL ('{pg_catalog,information_schema}')
+  ORDER BY 5 + 6 DESC, 3, 4
+  LIMIT %LIMIT%))sql";
 
 // Labels of the per-relation families.
 inline std::vector<LabelColumn> TableLabels() {

@@ -17,14 +17,13 @@ WITH idx AS (
          i.relname::text AS indexrelname, am.amname::text AS type,
          x.indisvalid AS valid,
          (x.indisunique OR x.indisprimary OR x.indisexclusion) AS enforces,
-         coalesce(s.idx_scan, 0) AS idx_scan,
+         pg_stat_get_numscans(x.indexrelid) AS idx_scan,
          greatest(i.relpages, 0)::float8 * current_setting('block_size')::int AS size_bytes
   FROM pg_index x
   JOIN pg_class i ON i.oid = x.indexrelid
   JOIN pg_class t ON t.oid = x.indrelid
   JOIN pg_namespace n ON n.oid = i.relnamespace
   JOIN pg_am am ON am.oid = i.relam
-  LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = x.indexrelid
   WHERE i.relkind = 'i' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname NOT LIKE 'pg\_toast%'),
 unused AS (SELECT * FROM idx WHERE idx_scan = 0 AND valid AND NOT enforces)

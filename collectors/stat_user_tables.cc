@@ -6,35 +6,37 @@
 namespace pgwarden {
 namespace {
 
-// Sizes come from pg_class (as of the last VACUUM/ANALYZE), not from
-// pg_table_size(): the size functions take a lock on each table and would
-// queue behind any ALTER TABLE. The largest %LIMIT% tables are reported.
-// A vacuum or analyze that never ran reads 0.
-constexpr char kStatUserTablesQuery[] = R"sql(
-SELECT current_database()::text AS datname, s.schemaname::text AS schemaname,
-       s.relname::text AS relname, s.seq_scan, s.seq_tup_read,
-       coalesce(s.idx_scan, 0) AS idx_scan,
-       coalesce(s.idx_tup_fetch, 0) AS idx_tup_fetch, s.n_tup_ins, s.n_tup_upd,
-       s.n_tup_del, s.n_tup_hot_upd, s.n_live_tup, s.n_dead_tup,
-       s.n_mod_since_analyze,
-       coalesce(extract(epoch FROM s.last_vacuum), 0) AS last_vacuum,
-       coalesce(extract(epoch FROM s.last_autovacuum), 0) AS last_autovacuum,
-       coalesce(extract(epoch FROM s.last_analyze), 0) AS last_analyze,
-       coalesce(extract(epoch FROM s.last_autoanalyze), 0) AS last_autoanalyze,
-       s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count,
-       sz.index_bytes AS index_size_bytes, sz.table_bytes AS table_size_bytes
-FROM pg_stat_user_tables s
-CROSS JOIN LATERAL (
-  SELECT (greatest(c.relpages, 0) + greatest(coalesce(t.relpages, 0), 0))::float8
-           * current_setting('block_size')::int AS table_bytes,
-         coalesce((SELECT sum(greatest(i.relpages, 0)) FROM pg_index x
-                   JOIN pg_class i ON i.oid = x.indexrelid
-                   WHERE x.indrelid = s.relid), 0)::float8
-           * current_setting('block_size')::int AS index_bytes
-  FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
-  WHERE c.oid = s.relid) sz
-ORDER BY sz.table_bytes + sz.index_bytes DESC, 2, 3
-LIMIT %LIMIT%)sql";
+// The largest %LIMIT% tables (kLargestTablesCte), their statistics read
+// with the functions pg_stat_user_tables is built on. A vacuum or analyze
+// that never ran reads 0.
+constexpr char kStatUserTablesQuery[] = R"sql(%TOP%
+SELECT current_database()::text AS datname, top.schemaname, top.relname,
+       pg_stat_get_numscans(top.oid) AS seq_scan,
+       pg_stat_get_tuples_returned(top.oid) AS seq_tup_read,
+       coalesce((SELECT sum(pg_stat_get_numscans(x.indexrelid)) FROM pg_index x
+                 WHERE x.indrelid = top.oid), 0) AS idx_scan,
+       coalesce((SELECT sum(pg_stat_get_tuples_fetched(x.indexrelid)) FROM pg_index x
+                 WHERE x.indrelid = top.oid), 0)
+         + pg_stat_get_tuples_fetched(top.oid) AS idx_tup_fetch,
+       pg_stat_get_tuples_inserted(top.oid) AS n_tup_ins,
+       pg_stat_get_tuples_updated(top.oid) AS n_tup_upd,
+       pg_stat_get_tuples_deleted(top.oid) AS n_tup_del,
+       pg_stat_get_tuples_hot_updated(top.oid) AS n_tup_hot_upd,
+       pg_stat_get_live_tuples(top.oid) AS n_live_tup,
+       pg_stat_get_dead_tuples(top.oid) AS n_dead_tup,
+       pg_stat_get_mod_since_analyze(top.oid) AS n_mod_since_analyze,
+       coalesce(extract(epoch FROM pg_stat_get_last_vacuum_time(top.oid)), 0) AS last_vacuum,
+       coalesce(extract(epoch FROM pg_stat_get_last_autovacuum_time(top.oid)), 0)
+         AS last_autovacuum,
+       coalesce(extract(epoch FROM pg_stat_get_last_analyze_time(top.oid)), 0) AS last_analyze,
+       coalesce(extract(epoch FROM pg_stat_get_last_autoanalyze_time(top.oid)), 0)
+         AS last_autoanalyze,
+       pg_stat_get_vacuum_count(top.oid) AS vacuum_count,
+       pg_stat_get_autovacuum_count(top.oid) AS autovacuum_count,
+       pg_stat_get_analyze_count(top.oid) AS analyze_count,
+       pg_stat_get_autoanalyze_count(top.oid) AS autoanalyze_count,
+       top.index_bytes AS index_size_bytes, top.table_bytes AS table_size_bytes
+FROM top ORDER BY top.table_bytes + top.index_bytes DESC, 2, 3)sql";
 
 std::vector<ColumnMetric> Metrics() {
   constexpr Kind C = Kind::kCounter;
@@ -78,7 +80,7 @@ class StatUserTablesCollector final : public ColumnCollector {
       : ColumnCollector(o, TableLabels(), Metrics(), Scope::kPerDatabase) {}
   std::string_view Name() const override { return "stat_user_tables"; }
   std::string Query(const ServerInfo&) const override {
-    return WithRelationLimit(kStatUserTablesQuery);
+    return WithRelationLimit(Substitute(kStatUserTablesQuery, "%TOP%", kLargestTablesCte));
   }
 };
 

@@ -5,22 +5,33 @@
 namespace pgwarden {
 namespace {
 
-// The same %LIMIT% largest tables as stat_user_tables.
-constexpr char kStatioUserTablesQuery[] = R"sql(
-SELECT current_database()::text AS datname, s.schemaname::text AS schemaname,
-       s.relname::text AS relname, s.heap_blks_read, s.heap_blks_hit,
-       coalesce(s.idx_blks_read, 0) AS idx_blks_read,
-       coalesce(s.idx_blks_hit, 0) AS idx_blks_hit,
-       coalesce(s.toast_blks_read, 0) AS toast_blks_read,
-       coalesce(s.toast_blks_hit, 0) AS toast_blks_hit,
-       coalesce(s.tidx_blks_read, 0) AS tidx_blks_read,
-       coalesce(s.tidx_blks_hit, 0) AS tidx_blks_hit
-FROM pg_statio_user_tables s JOIN pg_class c ON c.oid = s.relid
-ORDER BY greatest(c.relpages, 0) + coalesce((SELECT sum(greatest(i.relpages, 0))
-                                                 FROM pg_index x
-                                JOIN pg_class i ON i.oid = x.indexrelid
-                                WHERE x.indrelid = s.relid), 0) DESC, 2, 3
-LIMIT %LIMIT%)sql";
+// The same largest tables as stat_user_tables (kLargestTablesCte), their
+// block counts read with the functions pg_statio_user_tables is built on.
+constexpr char kStatioUserTablesQuery[] = R"sql(%TOP%,
+io AS (
+  SELECT top.*,
+         (SELECT coalesce(sum(pg_stat_get_blocks_fetched(x.indexrelid)
+                              - pg_stat_get_blocks_hit(x.indexrelid)), 0)
+          FROM pg_index x WHERE x.indrelid = top.oid) AS idx_blks_read,
+         (SELECT coalesce(sum(pg_stat_get_blocks_hit(x.indexrelid)), 0)
+          FROM pg_index x WHERE x.indrelid = top.oid) AS idx_blks_hit,
+         (SELECT coalesce(sum(pg_stat_get_blocks_fetched(x.indexrelid)
+                              - pg_stat_get_blocks_hit(x.indexrelid)), 0)
+          FROM pg_index x WHERE x.indrelid = top.reltoastrelid) AS tidx_blks_read,
+         (SELECT coalesce(sum(pg_stat_get_blocks_hit(x.indexrelid)), 0)
+          FROM pg_index x WHERE x.indrelid = top.reltoastrelid) AS tidx_blks_hit
+  FROM top)
+SELECT current_database()::text AS datname, schemaname, relname,
+       pg_stat_get_blocks_fetched(oid) - pg_stat_get_blocks_hit(oid) AS heap_blks_read,
+       pg_stat_get_blocks_hit(oid) AS heap_blks_hit,
+       idx_blks_read, idx_blks_hit,
+       CASE WHEN reltoastrelid <> 0
+            THEN pg_stat_get_blocks_fetched(reltoastrelid)
+                 - pg_stat_get_blocks_hit(reltoastrelid) ELSE 0 END AS toast_blks_read,
+       CASE WHEN reltoastrelid <> 0
+            THEN pg_stat_get_blocks_hit(reltoastrelid) ELSE 0 END AS toast_blks_hit,
+       tidx_blks_read, tidx_blks_hit
+FROM io ORDER BY table_bytes + index_bytes DESC, 2, 3)sql";
 
 std::vector<ColumnMetric> Metrics() {
   constexpr Kind C = Kind::kCounter;
@@ -50,7 +61,7 @@ class StatioUserTablesCollector final : public ColumnCollector {
       : ColumnCollector(o, TableLabels(), Metrics(), Scope::kPerDatabase) {}
   std::string_view Name() const override { return "statio_user_tables"; }
   std::string Query(const ServerInfo&) const override {
-    return WithRelationLimit(kStatioUserTablesQuery);
+    return WithRelationLimit(Substitute(kStatioUserTablesQuery, "%TOP%", kLargestTablesCte));
   }
 };
 

@@ -875,6 +875,68 @@ TEST_F(IntegrationTest, IndexesAndPartitions) {
   tx.exec("DROP TABLE ix, ev, lp");
 }
 
+// stat_user_tables and statio_user_tables read the statistics functions
+// directly for the largest tables only; their values must be the views'.
+TEST_F(IntegrationTest, TableStatisticsEqualTheViews) {
+  pqxx::connection admin(DsnFor(kDatabase));
+  pqxx::nontransaction tx(admin);
+  tx.exec("DROP TABLE IF EXISTS eq_t; CREATE TABLE eq_t (id int PRIMARY KEY, body text); "
+          "ALTER TABLE eq_t ALTER body SET STORAGE EXTERNAL");  // TOASTed, uncompressed
+  {
+    // A session that exits reports its statistics at once; an idle one
+    // may hold them back for seconds.
+    pqxx::connection writer(DsnFor(kDatabase));
+    pqxx::nontransaction(writer).exec(
+        "INSERT INTO eq_t SELECT g, repeat(md5(g::text), 200) FROM generate_series(1, 2000) g; "
+        "UPDATE eq_t SET body = 'short' WHERE id <= 10; DELETE FROM eq_t WHERE id > 1990; "
+        "SELECT count(*) FROM eq_t; SET enable_seqscan = off; "
+        "SELECT body FROM eq_t WHERE id = 5; SELECT length(body) FROM eq_t WHERE id = 500");
+  }
+  tx.exec("ANALYZE eq_t");
+  auto engine = MakeEngine(kDatabase);
+  const std::map<std::string, std::string> t = {{"datname", kDatabase}, {"relname", "eq_t"}};
+  const std::vector<std::string> user_tables = {
+      "seq_scan", "seq_tup_read", "idx_scan", "idx_tup_fetch", "n_tup_ins", "n_tup_upd",
+      "n_tup_del", "n_tup_hot_upd", "n_live_tup", "n_dead_tup", "n_mod_since_analyze",
+      "vacuum_count", "autovacuum_count", "analyze_count", "autoanalyze_count"};
+  const std::vector<std::pair<std::string, std::string>> statio = {
+      {"heap_blks_read", "heap_blocks_read"}, {"heap_blks_hit", "heap_blocks_hit"},
+      {"idx_blks_read", "idx_blocks_read"},   {"idx_blks_hit", "idx_blocks_hit"},
+      {"toast_blks_read", "toast_blocks_read"}, {"toast_blks_hit", "toast_blocks_hit"},
+      {"tidx_blks_read", "tidx_blocks_read"}, {"tidx_blks_hit", "tidx_blocks_hit"}};
+  // Statistics reach the views with a delay before PostgreSQL 15: compare
+  // once both sides agree on the insert count, then every column.
+  Families out;
+  pqxx::result view, io;
+  pqxx::connection viewer(DsnFor(kDatabase));
+  ASSERT_TRUE(WaitFor([&] {
+    out = Scrape(*engine);
+    pqxx::nontransaction v(viewer);
+    view = v.exec("SELECT * FROM pg_stat_user_tables WHERE relname = 'eq_t'");
+    io = v.exec("SELECT * FROM pg_statio_user_tables WHERE relname = 'eq_t'");
+    return !view.empty() && view[0]["n_tup_ins"].as<double>() == 2000 &&
+           Sample(out, "pg_stat_user_tables_n_tup_ins", t) == 2000 &&
+           Sample(out, "pg_stat_user_tables_seq_scan", t) == view[0]["seq_scan"].as<double>() &&
+           Sample(out, "pg_statio_user_tables_heap_blocks_hit", t) ==
+               io[0]["heap_blks_hit"].as<double>();
+  }));
+  for (const auto& column : user_tables) {
+    EXPECT_EQ(Sample(out, "pg_stat_user_tables_" + column, t),
+              view[0][column].is_null() ? 0 : view[0][column].as<double>())
+        << column;
+  }
+  for (const auto& [column, name] : statio) {
+    EXPECT_EQ(Sample(out, "pg_statio_user_tables_" + name, t),
+              io[0][column].is_null() ? 0 : io[0][column].as<double>())
+        << column;
+  }
+  EXPECT_GT(Sample(out, "pg_statio_user_tables_toast_blocks_hit", t).value_or(0) +
+                Sample(out, "pg_statio_user_tables_toast_blocks_read", t).value_or(0),
+            0);
+  EXPECT_GT(Sample(out, "pg_stat_user_tables_table_size_bytes", t).value_or(0), 8192);
+  tx.exec("DROP TABLE eq_t");
+}
+
 // Per-database collectors visit every database over their own connections,
 // never more than --max_database_connections at once.
 TEST_F(IntegrationTest, PerDatabaseCollectorsVisitEveryDatabase) {
