@@ -120,6 +120,8 @@ lag3=$(value "$WORK/s3.txt" pg_replication_lag_seconds)
 check "paused: replay_paused 1" test "$(value "$WORK/s3.txt" pg_replication_replay_paused)" = 1
 check "paused: lag > 0 ($lag2)" awk -v v="$lag2" 'BEGIN { exit !(v > 0) }'
 check "paused: lag grows ($lag2 -> $lag3)" awk -v a="$lag2" -v b="$lag3" 'BEGIN { exit !(b >= a + 1.5) }'
+age=$(value "$WORK/s3.txt" pg_replication_last_replay_seconds)
+check "paused: last replayed transaction ages ($age s)" awk -v v="$age" 'BEGIN { exit !(v >= 2) }'
 bytes=$(value "$WORK/s3.txt" pg_replication_replay_lag_bytes)
 check "paused: received-but-not-replayed bytes > 0 ($bytes)" awk -v v="$bytes" 'BEGIN { exit !(v > 0) }'
 diff=$(value "$WORK/p2.txt" "pg_stat_replication_pg_wal_lsn_diff$REP")
