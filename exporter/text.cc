@@ -1,5 +1,9 @@
 #include "exporter/text.h"
 
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
 #include <zlib.h>
 
 #include <charconv>
@@ -98,13 +102,66 @@ std::string Serialize(const Families& families) {
   return out;
 }
 
+namespace {
+
+// Text of the parts that scrapes share: a collector whose rows did not
+// change serves the very same families object scrape after scrape (settings,
+// most of all), so its text need not be formatted again. A part is cached
+// the second time it is seen, so parts rebuilt on every scrape cost no
+// memory; entries go when their part is freed.
+class PartTextCache {
+ public:
+  // The cached text of `part`, or null (then formats it, maybe caching it).
+  std::shared_ptr<const std::string> Get(const std::shared_ptr<const Families>& part) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(part.get());
+    if (it == entries_.end() || it->second.owner.lock() != part) {
+      if (entries_.size() >= kPruneAt) Prune();
+      entries_[part.get()] = Entry{part, nullptr};
+      return nullptr;
+    }
+    if (!it->second.text) {
+      std::string text;
+      AppendExposition(*part, text);
+      it->second.text = std::make_shared<const std::string>(std::move(text));
+    }
+    return it->second.text;
+  }
+
+ private:
+  static constexpr size_t kPruneAt = 256;
+  struct Entry {
+    std::weak_ptr<const Families> owner;
+    std::shared_ptr<const std::string> text;
+  };
+  void Prune() {
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      it = it->second.owner.expired() ? entries_.erase(it) : std::next(it);
+    }
+  }
+  std::mutex mu_;
+  std::unordered_map<const Families*, Entry> entries_;
+};
+
+PartTextCache& TextCache() {
+  static auto* cache = new PartTextCache();
+  return *cache;
+}
+
+}  // namespace
+
 std::string Serialize(const Exposition& exposition) {
   size_t families = 0;
   for (const auto& part : exposition.parts) families += part ? part->size() : 0;
   std::string out;
   out.reserve(families * 160);
   for (const auto& part : exposition.parts) {
-    if (part) AppendExposition(*part, out);
+    if (!part) continue;
+    if (auto text = TextCache().Get(part)) {
+      out += *text;
+    } else {
+      AppendExposition(*part, out);
+    }
   }
   return out;
 }

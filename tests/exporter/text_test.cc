@@ -87,6 +87,26 @@ TEST(SerializeTest, SameAsPrometheusCppTextSerializer) {
   EXPECT_TRUE(testing::ValidExposition(families));
 }
 
+TEST(SerializeTest, SharedPartsSerializeTheSameEveryTime) {
+  auto stable = std::make_shared<Families>();
+  FamilyBuilder("pg_a", "a", prometheus::MetricType::Gauge).Add({{"x", "1"}}, 1).MoveTo(*stable);
+  Exposition e;
+  e.parts.push_back(stable);
+  std::vector<std::string> texts;
+  for (int scrape = 0; scrape < 4; ++scrape) {
+    // A part rebuilt every scrape, next to one shared by all of them.
+    auto fresh = std::make_shared<Families>();
+    FamilyBuilder("pg_b", "b", prometheus::MetricType::Gauge).Add(scrape).MoveTo(*fresh);
+    e.parts.resize(1);
+    e.parts.push_back(fresh);
+    texts.push_back(Serialize(e));
+    EXPECT_EQ(texts.back(), Serialize(e.Flatten())) << scrape;
+  }
+  EXPECT_NE(texts[2].find("pg_b 2\n"), std::string::npos);
+  EXPECT_EQ(texts[3].substr(0, texts[3].find("# HELP pg_b")),
+            texts[0].substr(0, texts[0].find("# HELP pg_b")));
+}
+
 TEST(GzipTest, RoundTrips) {
   std::string text;
   for (int i = 0; i < 1000; ++i) text += "metric_" + std::to_string(i) + " 1\n";
