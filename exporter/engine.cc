@@ -213,6 +213,10 @@ SELECT datname::text AS datname FROM pg_database
 WHERE datallowconn AND NOT datistemplate AND has_database_privilege(oid, 'CONNECT')
 ORDER BY datname)sql";
 
+// Per-database collectors that run at least this often keep their
+// connections open between scrapes.
+constexpr auto kKeepDatabaseConnectionsBelow = std::chrono::seconds(10);
+
 bool Listed(const std::vector<std::string>& list, const std::string& name) {
   return std::find(list.begin(), list.end(), name) != list.end();
 }
@@ -320,6 +324,19 @@ void Engine::Core::CollectPerDatabase(Collection& c, const ServerInfo& server,
       }
       for (const auto& row : r.rows.rows()) rows[k].Add(row);
     });
+  }
+
+  // Connections to other databases stay open only when they will be used
+  // again within seconds. Otherwise they close now: an idle exporter
+  // session would make DROP DATABASE (and CREATE DATABASE ... TEMPLATE)
+  // fail for nothing.
+  Clock::duration shortest = Clock::duration::max();
+  for (size_t i : due) shortest = std::min(shortest, min_interval[i]);
+  if (shortest >= kKeepDatabaseConnectionsBelow) {
+    for (auto& [name, extra] : extras) {
+      extras_opened_closed += extra.database->ConnectionsOpened();
+    }
+    extras.clear();
   }
 
   const auto now = Clock::now();

@@ -43,7 +43,10 @@ struct EngineOptions {
   std::vector<std::string> exclude_databases;
   // Most connections the target holds at once, the main one included. With
   // more databases than that, the least recently used extra connection is
-  // closed to make room.
+  // closed to make room. Extra connections stay open between scrapes only
+  // while the per-database collectors run more often than every 10 s;
+  // otherwise each visit opens and closes them, so pgwarden never blocks a
+  // DROP DATABASE.
   int max_database_connections = 5;
 };
 

@@ -1001,6 +1001,35 @@ TEST_F(IntegrationTest, PerDatabaseCollectorsVisitEveryDatabase) {
   EXPECT_TRUE(testing::ValidExposition(out));
 }
 
+// With the default minimum interval, per-database connections close after
+// each visit: a database pgwarden reads can be dropped right after.
+TEST_F(IntegrationTest, PerDatabaseConnectionsDoNotBlockDropDatabase) {
+  pqxx::connection admin(DsnFor("postgres"));
+  pqxx::nontransaction tx(admin);
+  tx.exec("DROP DATABASE IF EXISTS pgwarden_it_drop");
+  tx.exec("CREATE DATABASE pgwarden_it_drop");
+  {
+    pqxx::connection db(DsnFor("pgwarden_it_drop"));
+    pqxx::nontransaction(db).exec("CREATE TABLE t_drop (id int)");
+  }
+  const Dsn dsn = WithSessionSettings(Dsn::Parse(DsnFor(kDatabase)), SessionSettings{});
+  EngineOptions options;
+  options.min_interval_seconds = {{"stat_user_tables", 60}};
+  options.open_database = [&](const std::string& dbname) {
+    Dsn other = dsn;
+    other.Set("dbname", dbname);
+    return NewPostgresDatabase(other);
+  };
+  Engine engine(dsn.Redacted(), NewPostgresDatabase(dsn),
+                CreateCollectors({"stat_user_tables"}, CollectorOptions{}), options);
+  const Families out = Scrape(engine);
+  EXPECT_EQ(testing::CountSamples(out, "pg_stat_user_tables_seq_scan",
+                                  {{"datname", "pgwarden_it_drop"}, {"relname", "t_drop"}}),
+            1u);
+  EXPECT_EQ(Sample(out, "pgwarden_database_connections"), 1);
+  EXPECT_NO_THROW(tx.exec("DROP DATABASE pgwarden_it_drop"));
+}
+
 TEST_F(IntegrationTest, CustomQueryTimeoutFailsOnlyThatQuery) {
   auto queries = ParseCustomQueries(R"yaml(
 pg_it_fast:
