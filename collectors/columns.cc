@@ -4,16 +4,20 @@ namespace pgwarden {
 
 prometheus::MetricType TypeFor(std::string_view name, Kind kind) {
   if (HasReservedSuffix(name)) return prometheus::MetricType::Untyped;
-  const bool total = name.size() >= 6 && name.substr(name.size() - 6) == "_total";
+  const bool total =
+      name.size() >= 6 && name.substr(name.size() - 6) == "_total";
   if (kind == Kind::kCounter) {
-    return total ? prometheus::MetricType::Counter : prometheus::MetricType::Untyped;
+    return total ? prometheus::MetricType::Counter
+                 : prometheus::MetricType::Untyped;
   }
   // A gauge may not end in _total either (postgres_exporter's
   // stats_reset_total is a timestamp typed counter; keep that).
-  return total ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+  return total ? prometheus::MetricType::Counter
+               : prometheus::MetricType::Gauge;
 }
 
-Labels RowLabels(const Rows& rows, size_t i, const std::vector<LabelColumn>& labels) {
+Labels RowLabels(const Rows& rows, size_t i,
+                 const std::vector<LabelColumn>& labels) {
   RowView row(rows, i);
   Labels out;
   out.reserve(labels.size());
@@ -26,7 +30,8 @@ void EmitColumns(const Rows& rows, const std::vector<LabelColumn>& labels,
                  Families& out) {
   std::vector<Labels> row_labels;
   row_labels.reserve(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) row_labels.push_back(RowLabels(rows, i, labels));
+  for (size_t i = 0; i < rows.size(); ++i)
+    row_labels.push_back(RowLabels(rows, i, labels));
   for (const ColumnMetric& m : metrics) {
     const int column = rows.Column(m.column);
     FamilyBuilder family(m.name, m.help, TypeFor(m.name, m.kind));

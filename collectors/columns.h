@@ -32,7 +32,7 @@ struct ColumnMetric {
   const char* name;    // full metric name
   const char* help;
   Kind kind = Kind::kGauge;
-  double scale = 1;    // multiplies the value, e.g. 0.001 for ms -> s
+  double scale = 1;  // multiplies the value, e.g. 0.001 for ms -> s
   // Also emitted under this name (untyped) with --legacy_names: names older
   // dashboards and rules query.
   const char* legacy_name = nullptr;
@@ -51,7 +51,8 @@ void EmitColumns(const Rows& rows, const std::vector<LabelColumn>& labels,
                  Families& out);
 
 // The labels of row `i` per `labels`.
-Labels RowLabels(const Rows& rows, size_t i, const std::vector<LabelColumn>& labels);
+Labels RowLabels(const Rows& rows, size_t i,
+                 const std::vector<LabelColumn>& labels);
 
 }  // namespace pgwarden
 
@@ -63,15 +64,18 @@ class ColumnCollector : public Collector {
  public:
   enum class Scope { kServer, kPerDatabase };
 
-  ColumnCollector(const CollectorOptions& options, std::vector<LabelColumn> labels,
-                  std::vector<ColumnMetric> metrics, Scope scope = Scope::kServer)
+  ColumnCollector(const CollectorOptions& options,
+                  std::vector<LabelColumn> labels,
+                  std::vector<ColumnMetric> metrics,
+                  Scope scope = Scope::kServer)
       : labels_(std::move(labels)),
         metrics_(std::move(metrics)),
         legacy_names_(options.legacy_names),
         relation_limit_(options.relation_limit),
         scope_(scope) {}
 
-  void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
+  void Parse(const ServerInfo&, const Rows& rows,
+             Families& out) const override {
     EmitColumns(rows, labels_, metrics_, legacy_names_, out);
   }
   bool PerDatabase() const override { return scope_ == Scope::kPerDatabase; }
@@ -79,7 +83,8 @@ class ColumnCollector : public Collector {
  protected:
   // `sql` with %LIMIT% replaced by --relation_limit.
   std::string WithRelationLimit(std::string sql) const {
-    return Substitute(std::move(sql), "%LIMIT%", std::to_string(relation_limit_));
+    return Substitute(std::move(sql), "%LIMIT%",
+                      std::to_string(relation_limit_));
   }
 
  private:
@@ -117,7 +122,9 @@ WITH top AS (
 
 // Labels of the per-relation families.
 inline std::vector<LabelColumn> TableLabels() {
-  return {{"datname", "datname"}, {"schemaname", "schemaname"}, {"relname", "relname"}};
+  return {{"datname", "datname"},
+          {"schemaname", "schemaname"},
+          {"relname", "relname"}};
 }
 inline std::vector<LabelColumn> IndexLabels() {
   return {{"datname", "datname"},

@@ -19,11 +19,13 @@ namespace {
 
 [[noreturn]] void Fail(const std::string& file, const YAML::Mark& mark,
                        const std::string& reason) {
-  throw std::invalid_argument(file + ":" + std::to_string(mark.line + 1) + ": " + reason);
+  throw std::invalid_argument(file + ":" + std::to_string(mark.line + 1) +
+                              ": " + reason);
 }
 
 bool ValidName(const std::string& name, bool allow_colon) {
-  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])))
+    return false;
   for (char ch : name) {
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' ||
           (allow_colon && ch == ':'))) {
@@ -36,17 +38,23 @@ bool ValidName(const std::string& name, bool allow_colon) {
 // One "op version" term of runonserver, e.g. ">=10.0.0" -> op ">=", 100000.
 // Semver as postgres_exporter writes PostgreSQL versions: 9.6.3 is 90603,
 // 15.4.0 is 150004.
-bool ParseVersionTerm(const std::string& term, std::string& op, int& version_num) {
+bool ParseVersionTerm(const std::string& term, std::string& op,
+                      int& version_num) {
   size_t i = 0;
-  while (i < term.size() && (term[i] == '<' || term[i] == '>' || term[i] == '=')) ++i;
+  while (i < term.size() &&
+         (term[i] == '<' || term[i] == '>' || term[i] == '='))
+    ++i;
   op = term.substr(0, i);
   if (op.empty()) op = "=";
-  if (op != ">=" && op != ">" && op != "<=" && op != "<" && op != "=") return false;
+  if (op != ">=" && op != ">" && op != "<=" && op != "<" && op != "=")
+    return false;
   int major = 0, minor = 0, patch = 0;
   char extra = 0;
-  const int n = std::sscanf(term.c_str() + i, "%d.%d.%d%c", &major, &minor, &patch, &extra);
+  const int n = std::sscanf(term.c_str() + i, "%d.%d.%d%c", &major, &minor,
+                            &patch, &extra);
   if (n < 1 || n > 3) return false;
-  version_num = major >= 10 ? major * 10000 + minor : major * 10000 + minor * 100 + patch;
+  version_num =
+      major >= 10 ? major * 10000 + minor : major * 10000 + minor * 100 + patch;
   return true;
 }
 
@@ -56,8 +64,8 @@ bool ParseVersionTerm(const std::string& term, std::string& op, int& version_num
 std::optional<double> ParseTimestamp(const std::string& text) {
   int y, mo, d, h, mi, consumed = 0;
   double sec;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec,
-                  &consumed) != 6) {
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%lf%n", &y, &mo, &d, &h,
+                  &mi, &sec, &consumed) != 6) {
     return std::nullopt;
   }
   std::tm tm{};
@@ -82,7 +90,8 @@ std::optional<double> ParseTimestamp(const std::string& text) {
 CustomMetric::Usage ParseUsage(const std::string& text, bool& ok) {
   ok = true;
   std::string u;
-  for (char ch : text) u += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  for (char ch : text)
+    u += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   if (u == "LABEL") return CustomMetric::Usage::kLabel;
   if (u == "GAUGE") return CustomMetric::Usage::kGauge;
   if (u == "COUNTER") return CustomMetric::Usage::kCounter;
@@ -110,11 +119,13 @@ class CustomCollector final : public Collector {
 
   std::string Query(const ServerInfo& server) const override {
     if (server.version_num < q_.min_server_version) return "";
-    if (q_.max_server_version > 0 && server.version_num > q_.max_server_version) return "";
+    if (q_.max_server_version > 0 && server.version_num > q_.max_server_version)
+      return "";
     return q_.sql;
   }
 
-  void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
+  void Parse(const ServerInfo&, const Rows& rows,
+             Families& out) const override {
     std::vector<Labels> row_labels(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
       RowView row(rows, i);
@@ -132,7 +143,8 @@ class CustomCollector final : public Collector {
       if (duration) {
         for (const char* unit : {"_milliseconds", "_ms"}) {
           const std::string u = unit;
-          if (name.size() > u.size() && name.compare(name.size() - u.size(), u.size(), u) == 0) {
+          if (name.size() > u.size() &&
+              name.compare(name.size() - u.size(), u.size(), u) == 0) {
             name.resize(name.size() - u.size());
             break;
           }
@@ -141,11 +153,12 @@ class CustomCollector final : public Collector {
       }
       FamilyBuilder family(
           name, m.description,
-          TypeFor(name, m.usage == U::kCounter ? Kind::kCounter : Kind::kGauge));
+          TypeFor(name,
+                  m.usage == U::kCounter ? Kind::kCounter : Kind::kGauge));
       std::optional<FamilyBuilder> legacy;
       if (duration && legacy_names_) {
-        legacy.emplace(q_.name + "_" + m.column + "_milliseconds", m.description,
-                       prometheus::MetricType::Untyped);
+        legacy.emplace(q_.name + "_" + m.column + "_milliseconds",
+                       m.description, prometheus::MetricType::Untyped);
       }
       for (size_t i = 0; i < rows.size(); ++i) {
         RowView row(rows, i);
@@ -174,7 +187,8 @@ class CustomCollector final : public Collector {
 
 }  // namespace
 
-std::vector<CustomQuery> ParseCustomQueries(const std::string& text, const std::string& file) {
+std::vector<CustomQuery> ParseCustomQueries(const std::string& text,
+                                            const std::string& file) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -183,7 +197,8 @@ std::vector<CustomQuery> ParseCustomQueries(const std::string& text, const std::
   }
   std::vector<CustomQuery> out;
   if (root.IsNull()) return out;
-  if (!root.IsMap()) Fail(file, root.Mark(), "expected a map of metric namespaces");
+  if (!root.IsMap())
+    Fail(file, root.Mark(), "expected a map of metric namespaces");
   std::set<std::string> builtin;
   for (const auto& r : RegisteredCollectors()) builtin.insert(r.name);
   try {
@@ -192,9 +207,11 @@ std::vector<CustomQuery> ParseCustomQueries(const std::string& text, const std::
       q.name = entry.first.as<std::string>();
       const YAML::Node body = entry.second;
       const YAML::Mark at = entry.first.Mark();
-      if (!ValidName(q.name, true)) Fail(file, at, "\"" + q.name + "\" is not a valid metric name");
+      if (!ValidName(q.name, true))
+        Fail(file, at, "\"" + q.name + "\" is not a valid metric name");
       if (builtin.count(q.name)) {
-        Fail(file, at, "\"" + q.name + "\" is the name of a built-in collector");
+        Fail(file, at,
+             "\"" + q.name + "\" is the name of a built-in collector");
       }
       if (!body.IsMap()) Fail(file, body.Mark(), q.name + ": expected a map");
       for (const auto& kv : body) {
@@ -228,16 +245,21 @@ std::vector<CustomQuery> ParseCustomQueries(const std::string& text, const std::
             if (!ParseVersionTerm(term, op, version)) {
               Fail(file, v.Mark(), "runonserver: cannot read \"" + term + "\"");
             }
-            if (op == ">=" || op == "=") q.min_server_version = std::max(q.min_server_version, version);
-            if (op == ">") q.min_server_version = std::max(q.min_server_version, version + 1);
+            if (op == ">=" || op == "=")
+              q.min_server_version = std::max(q.min_server_version, version);
+            if (op == ">")
+              q.min_server_version =
+                  std::max(q.min_server_version, version + 1);
             if (op == "<=" || op == "=") q.max_server_version = version;
             if (op == "<") q.max_server_version = version - 1;
           }
         } else if (key == "metrics") {
-          if (!v.IsSequence()) Fail(file, v.Mark(), q.name + ": metrics must be a list");
+          if (!v.IsSequence())
+            Fail(file, v.Mark(), q.name + ": metrics must be a list");
           for (const auto& item : v) {
             if (!item.IsMap() || item.size() != 1) {
-              Fail(file, item.Mark(), q.name + ": each metric is a map of one column");
+              Fail(file, item.Mark(),
+                   q.name + ": each metric is a map of one column");
             }
             // Copies: yaml-cpp's iterator hands out proxies that die with
             // the expression.
@@ -245,34 +267,44 @@ std::vector<CustomQuery> ParseCustomQueries(const std::string& text, const std::
             const YAML::Node spec = item.begin()->second;
             CustomMetric m;
             m.column = column.as<std::string>();
-            if (!spec.IsMap()) Fail(file, spec.Mark(), m.column + ": expected usage and description");
+            if (!spec.IsMap())
+              Fail(file, spec.Mark(),
+                   m.column + ": expected usage and description");
             bool ok = false;
-            if (!spec["usage"]) Fail(file, spec.Mark(), m.column + ": no usage");
+            if (!spec["usage"])
+              Fail(file, spec.Mark(), m.column + ": no usage");
             m.usage = ParseUsage(spec["usage"].as<std::string>(), ok);
             if (!ok) {
               Fail(file, spec["usage"].Mark(),
-                   m.column + ": unsupported usage \"" + spec["usage"].as<std::string>() +
-                       "\" (LABEL, GAUGE, COUNTER, MAPPEDMETRIC, DURATION, DISCARD)");
+                   m.column + ": unsupported usage \"" +
+                       spec["usage"].as<std::string>() +
+                       "\" (LABEL, GAUGE, COUNTER, MAPPEDMETRIC, DURATION, "
+                       "DISCARD)");
             }
-            if (spec["description"]) m.description = spec["description"].as<std::string>();
+            if (spec["description"])
+              m.description = spec["description"].as<std::string>();
             if (m.usage == CustomMetric::Usage::kMappedMetric) {
               if (!spec["mapping"] || !spec["mapping"].IsMap()) {
-                Fail(file, spec.Mark(), m.column + ": MAPPEDMETRIC needs a mapping");
+                Fail(file, spec.Mark(),
+                     m.column + ": MAPPEDMETRIC needs a mapping");
               }
               for (const auto& mv : spec["mapping"]) {
                 m.mapping[mv.first.as<std::string>()] = mv.second.as<double>();
               }
             }
             const bool label = m.usage == CustomMetric::Usage::kLabel;
-            if (!ValidName(m.column, false) || (label && m.column.rfind("__", 0) == 0)) {
-              Fail(file, column.Mark(), "\"" + m.column + "\" is not a valid " +
-                                                   (label ? "label" : "metric") + " name");
+            if (!ValidName(m.column, false) ||
+                (label && m.column.rfind("__", 0) == 0)) {
+              Fail(file, column.Mark(),
+                   "\"" + m.column + "\" is not a valid " +
+                       (label ? "label" : "metric") + " name");
             }
             q.metrics.push_back(std::move(m));
           }
         } else {
-          Log(LogLevel::kWarn, file + ":" + std::to_string(kv.first.Mark().line + 1) +
-                                   ": ignoring unknown key \"" + key + "\" of " + q.name);
+          Log(LogLevel::kWarn,
+              file + ":" + std::to_string(kv.first.Mark().line + 1) +
+                  ": ignoring unknown key \"" + key + "\" of " + q.name);
         }
       }
       if (q.sql.empty()) Fail(file, at, q.name + ": no query");
@@ -284,11 +316,13 @@ std::vector<CustomQuery> ParseCustomQueries(const std::string& text, const std::
                                         m.usage == CustomMetric::Usage::kLabel);
         }
         if (!has_datname) {
-          Fail(file, at, q.name + ": per_database needs a LABEL column named datname");
+          Fail(file, at,
+               q.name + ": per_database needs a LABEL column named datname");
         }
       }
       for (const auto& other : out) {
-        if (other.name == q.name) Fail(file, at, "\"" + q.name + "\" appears twice");
+        if (other.name == q.name)
+          Fail(file, at, "\"" + q.name + "\" appears twice");
       }
       out.push_back(std::move(q));
     }
@@ -300,13 +334,16 @@ std::vector<CustomQuery> ParseCustomQueries(const std::string& text, const std::
 
 std::vector<CustomQuery> LoadCustomQueries(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw std::invalid_argument("cannot read --extend_query_path \"" + path + "\"");
+  if (!in)
+    throw std::invalid_argument("cannot read --extend_query_path \"" + path +
+                                "\"");
   std::stringstream text;
   text << in.rdbuf();
   return ParseCustomQueries(text.str(), path);
 }
 
-std::unique_ptr<Collector> NewCustomCollector(CustomQuery query, bool legacy_names) {
+std::unique_ptr<Collector> NewCustomCollector(CustomQuery query,
+                                              bool legacy_names) {
   return std::make_unique<CustomCollector>(std::move(query), legacy_names);
 }
 

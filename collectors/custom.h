@@ -25,7 +25,14 @@ namespace pgwarden {
 // (server_version_num bounds, inclusive) and per_database (run it in every
 // database; it then needs a LABEL column named datname).
 struct CustomMetric {
-  enum class Usage { kLabel, kGauge, kCounter, kMappedMetric, kDuration, kDiscard };
+  enum class Usage {
+    kLabel,
+    kGauge,
+    kCounter,
+    kMappedMetric,
+    kDuration,
+    kDiscard
+  };
   std::string column;
   Usage usage = Usage::kGauge;
   std::string description;
@@ -52,6 +59,7 @@ std::vector<CustomQuery> ParseCustomQueries(const std::string& text,
 std::vector<CustomQuery> LoadCustomQueries(const std::string& path);
 
 // legacy_names: also emit DURATION columns as *_milliseconds.
-std::unique_ptr<Collector> NewCustomCollector(CustomQuery query, bool legacy_names);
+std::unique_ptr<Collector> NewCustomCollector(CustomQuery query,
+                                              bool legacy_names);
 
 }  // namespace pgwarden

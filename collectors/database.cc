@@ -18,11 +18,11 @@ FROM pg_database)sql";
 class DatabaseCollector final : public ColumnCollector {
  public:
   explicit DatabaseCollector(const CollectorOptions& o)
-      : ColumnCollector(
-            o, {{"datname", "datname"}},
-            {{"size_bytes", "pg_database_size_bytes", "Disk space used by the database."},
-             {"connection_limit", "pg_database_connection_limit",
-              "Connection limit of the database (-1: none)."}}) {}
+      : ColumnCollector(o, {{"datname", "datname"}},
+                        {{"size_bytes", "pg_database_size_bytes",
+                          "Disk space used by the database."},
+                         {"connection_limit", "pg_database_connection_limit",
+                          "Connection limit of the database (-1: none)."}}) {}
   std::string_view Name() const override { return "database"; }
   std::string Query(const ServerInfo&) const override { return kDatabaseQuery; }
 };
@@ -30,6 +30,6 @@ class DatabaseCollector final : public ColumnCollector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(database, true,
-                            "pg_database: size and connection limit per database",
-                            ::pgwarden::DatabaseCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    database, true, "pg_database: size and connection limit per database",
+    ::pgwarden::DatabaseCollector);

@@ -48,36 +48,44 @@ UNION ALL
 
 class IndexesCollector final : public Collector {
  public:
-  explicit IndexesCollector(const CollectorOptions& o) : limit_(o.relation_limit) {}
+  explicit IndexesCollector(const CollectorOptions& o)
+      : limit_(o.relation_limit) {}
   std::string_view Name() const override { return "indexes"; }
   bool PerDatabase() const override { return true; }
   std::string Query(const ServerInfo&) const override {
     return Substitute(kIndexesQuery, "%LIMIT%", std::to_string(limit_));
   }
 
-  void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
+  void Parse(const ServerInfo&, const Rows& rows,
+             Families& out) const override {
     using prometheus::MetricType;
-    FamilyBuilder by_type("pg_indexes_size_bytes",
-                          "Size of all indexes by access method (btree, hash, gist, "
-                          "spgist, gin, brin, ...).",
-                          MetricType::Gauge);
-    FamilyBuilder unused_n("pg_indexes_unused_indexes",
-                           "Indexes never scanned since the statistics were reset "
-                           "(constraint indexes excluded).",
-                           MetricType::Gauge);
+    FamilyBuilder by_type(
+        "pg_indexes_size_bytes",
+        "Size of all indexes by access method (btree, hash, gist, "
+        "spgist, gin, brin, ...).",
+        MetricType::Gauge);
+    FamilyBuilder unused_n(
+        "pg_indexes_unused_indexes",
+        "Indexes never scanned since the statistics were reset "
+        "(constraint indexes excluded).",
+        MetricType::Gauge);
     FamilyBuilder unused_bytes("pg_indexes_unused_wasted_bytes",
-                               "Total size of the unused indexes.", MetricType::Gauge);
-    FamilyBuilder unused("pg_indexes_unused_size_bytes",
-                         "Size of each unused index (the largest --relation_limit).",
-                         MetricType::Gauge);
-    FamilyBuilder invalid_n("pg_indexes_invalid_indexes",
-                            "Invalid indexes, e.g. left by a failed CREATE INDEX "
-                            "CONCURRENTLY.",
-                            MetricType::Gauge);
-    FamilyBuilder invalid("pg_indexes_invalid",
-                          "1 for each invalid index: it is maintained on writes but "
-                          "never used; drop and rebuild it.",
-                          MetricType::Gauge);
+                               "Total size of the unused indexes.",
+                               MetricType::Gauge);
+    FamilyBuilder unused(
+        "pg_indexes_unused_size_bytes",
+        "Size of each unused index (the largest --relation_limit).",
+        MetricType::Gauge);
+    FamilyBuilder invalid_n(
+        "pg_indexes_invalid_indexes",
+        "Invalid indexes, e.g. left by a failed CREATE INDEX "
+        "CONCURRENTLY.",
+        MetricType::Gauge);
+    FamilyBuilder invalid(
+        "pg_indexes_invalid",
+        "1 for each invalid index: it is maintained on writes but "
+        "never used; drop and rebuild it.",
+        MetricType::Gauge);
     for (size_t i = 0; i < rows.size(); ++i) {
       RowView row(rows, i);
       const std::string kind = row.Text("kind");
@@ -87,8 +95,9 @@ class IndexesCollector final : public Collector {
                             {"relname", row.Text("relname")},
                             {"indexrelname", row.Text("indexrelname")}};
       if (kind == "type") {
-        by_type.Add({{"datname", row.Text("datname")}, {"type", row.Text("type")}},
-                    row.NumberOr("size_bytes", 0));
+        by_type.Add(
+            {{"datname", row.Text("datname")}, {"type", row.Text("type")}},
+            row.NumberOr("size_bytes", 0));
       } else if (kind == "summary") {
         unused_n.Add(db, row.NumberOr("n", 0));
         unused_bytes.Add(db, row.NumberOr("size_bytes", 0));
@@ -115,7 +124,8 @@ class IndexesCollector final : public Collector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(indexes, true,
-                            "unused and invalid indexes with their size, index size by "
-                            "type, in every database",
-                            ::pgwarden::IndexesCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    indexes, true,
+    "unused and invalid indexes with their size, index size by "
+    "type, in every database",
+    ::pgwarden::IndexesCollector);

@@ -22,11 +22,15 @@ class LongRunningTransactionsCollector final : public ColumnCollector {
             o, {},
             {{"transactions", "pg_long_running_transactions",
               "Open transactions of non-idle sessions (autovacuum excluded)."},
-             {"oldest_seconds", "pg_long_running_transactions_oldest_timestamp_seconds",
-              "Age in seconds of the oldest such transaction (postgres_exporter's "
+             {"oldest_seconds",
+              "pg_long_running_transactions_oldest_timestamp_seconds",
+              "Age in seconds of the oldest such transaction "
+              "(postgres_exporter's "
               "name; it is an age, not a timestamp)."}}) {}
   std::string_view Name() const override { return "long_running_transactions"; }
-  std::string Query(const ServerInfo&) const override { return kLongRunningQuery; }
+  std::string Query(const ServerInfo&) const override {
+    return kLongRunningQuery;
+  }
 };
 
 }  // namespace

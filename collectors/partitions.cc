@@ -36,17 +36,19 @@ LIMIT %LIMIT%)sql";
 class PartitionsCollector final : public ColumnCollector {
  public:
   explicit PartitionsCollector(const CollectorOptions& o)
-      : ColumnCollector(
-            o, TableLabels(),
-            {{"children", "pg_partitions_children",
-              "Partitions attached to the partitioned table."},
-             {"has_default", "pg_partitions_has_default",
-              "1 if the table has a default partition."},
-             {"upper_bound", "pg_partitions_range_upper_bound_timestamp_seconds",
-              "Unix time of the newest partition's upper bound, for tables range-"
-              "partitioned on one date/timestamp column: rows at or past it have "
-              "no partition."}},
-            Scope::kPerDatabase) {}
+      : ColumnCollector(o, TableLabels(),
+                        {{"children", "pg_partitions_children",
+                          "Partitions attached to the partitioned table."},
+                         {"has_default", "pg_partitions_has_default",
+                          "1 if the table has a default partition."},
+                         {"upper_bound",
+                          "pg_partitions_range_upper_bound_timestamp_seconds",
+                          "Unix time of the newest partition's upper bound, "
+                          "for tables range-"
+                          "partitioned on one date/timestamp column: rows at "
+                          "or past it have "
+                          "no partition."}},
+                        Scope::kPerDatabase) {}
   std::string_view Name() const override { return "partitions"; }
   std::string Query(const ServerInfo&) const override {
     return WithRelationLimit(kPartitionsQuery);
@@ -56,7 +58,8 @@ class PartitionsCollector final : public ColumnCollector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(partitions, true,
-                            "partitioned tables of every database: partitions, default "
-                            "partition, time-range runway",
-                            ::pgwarden::PartitionsCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    partitions, true,
+    "partitioned tables of every database: partitions, default "
+    "partition, time-range runway",
+    ::pgwarden::PartitionsCollector);

@@ -15,7 +15,9 @@ class PostmasterCollector final : public ColumnCollector {
                         {{"start_time", "pg_postmaster_start_time_seconds",
                           "Unix time the postmaster started."}}) {}
   std::string_view Name() const override { return "postmaster"; }
-  std::string Query(const ServerInfo&) const override { return kPostmasterQuery; }
+  std::string Query(const ServerInfo&) const override {
+    return kPostmasterQuery;
+  }
 };
 
 }  // namespace

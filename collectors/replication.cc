@@ -29,10 +29,12 @@ class ReplicationCollector final : public ColumnCollector {
       : ColumnCollector(
             o, {},
             {{"lag", "pg_replication_lag_seconds",
-              "Replication lag behind the primary in seconds (0 on a primary or "
+              "Replication lag behind the primary in seconds (0 on a primary "
+              "or "
               "when all received WAL is replayed).",
               Kind::kGauge, 1, "pg_replication_lag"},
-             {"is_replica", "pg_replication_is_replica", "1 if the server is a standby."},
+             {"is_replica", "pg_replication_is_replica",
+              "1 if the server is a standby."},
              {"last_replay", "pg_replication_last_replay_seconds",
               "Age of the last replayed transaction (standbys only)."},
              {"replay_lag_bytes", "pg_replication_replay_lag_bytes",
@@ -40,12 +42,15 @@ class ReplicationCollector final : public ColumnCollector {
              {"replay_paused", "pg_replication_replay_paused",
               "1 if WAL replay is paused (standbys only)."}}) {}
   std::string_view Name() const override { return "replication"; }
-  std::string Query(const ServerInfo&) const override { return kReplicationQuery; }
+  std::string Query(const ServerInfo&) const override {
+    return kReplicationQuery;
+  }
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(replication, true,
-                            "standby status, replay lag (seconds and bytes), paused replay",
-                            ::pgwarden::ReplicationCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    replication, true,
+    "standby status, replay lag (seconds and bytes), paused replay",
+    ::pgwarden::ReplicationCollector);

@@ -24,31 +24,39 @@ constexpr char kPg13Columns[] = ", safe_wal_size, wal_status";
 
 class ReplicationSlotsCollector final : public Collector {
  public:
-  explicit ReplicationSlotsCollector(const CollectorOptions& o) : legacy_(o.legacy_names) {}
+  explicit ReplicationSlotsCollector(const CollectorOptions& o)
+      : legacy_(o.legacy_names) {}
   std::string_view Name() const override { return "replication_slots"; }
   std::string Query(const ServerInfo& server) const override {
     return Substitute(
-        Substitute(kSlotsQuery, "%PG13%", server.version_num >= 130000 ? kPg13Columns : ""),
+        Substitute(kSlotsQuery, "%PG13%",
+                   server.version_num >= 130000 ? kPg13Columns : ""),
         "%CURRENT%", kCurrent);
   }
 
-  void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
-    EmitColumns(rows, {{"slot_name", "slot_name"}, {"database", "database"}},
-                {{"active", "pg_replication_slots_active", "1 if the slot is in use."},
-                 {"wal_lsn_diff", "pg_replication_slots_pg_wal_lsn_diff",
-                  "WAL the slot retains: bytes from its restart_lsn to the current "
-                  "position."}},
-                legacy_, out);
-    EmitColumns(rows, {{"slot_name", "slot_name"}, {"slot_type", "slot_type"}},
-                {{"current_wal_lsn", "pg_replication_slots_slot_current_wal_lsn",
-                  "Current WAL position of the server, as bytes."},
-                 {"confirmed_flush_lsn", "pg_replication_slots_slot_confirmed_flush_lsn",
-                  "Last position the slot's consumer confirmed (active logical slots)."},
-                 {"active", "pg_replication_slots_slot_is_active", "1 if the slot is in use."},
-                 {"safe_wal_size", "pg_replication_slots_safe_wal_size_bytes",
-                  "Bytes of WAL that can still be written before the slot is lost "
-                  "(13+; absent without max_slot_wal_keep_size)."}},
-                legacy_, out);
+  void Parse(const ServerInfo&, const Rows& rows,
+             Families& out) const override {
+    EmitColumns(
+        rows, {{"slot_name", "slot_name"}, {"database", "database"}},
+        {{"active", "pg_replication_slots_active", "1 if the slot is in use."},
+         {"wal_lsn_diff", "pg_replication_slots_pg_wal_lsn_diff",
+          "WAL the slot retains: bytes from its restart_lsn to the current "
+          "position."}},
+        legacy_, out);
+    EmitColumns(
+        rows, {{"slot_name", "slot_name"}, {"slot_type", "slot_type"}},
+        {{"current_wal_lsn", "pg_replication_slots_slot_current_wal_lsn",
+          "Current WAL position of the server, as bytes."},
+         {"confirmed_flush_lsn",
+          "pg_replication_slots_slot_confirmed_flush_lsn",
+          "Last position the slot's consumer confirmed (active logical "
+          "slots)."},
+         {"active", "pg_replication_slots_slot_is_active",
+          "1 if the slot is in use."},
+         {"safe_wal_size", "pg_replication_slots_safe_wal_size_bytes",
+          "Bytes of WAL that can still be written before the slot is lost "
+          "(13+; absent without max_slot_wal_keep_size)."}},
+        legacy_, out);
     FamilyBuilder status("pg_replication_slots_wal_status",
                          "Availability of the WAL the slot claims (13+): 1 for "
                          "the current wal_status.",
@@ -71,6 +79,7 @@ class ReplicationSlotsCollector final : public Collector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(replication_slots, true,
-                            "pg_replication_slots: activity, retained WAL, safe WAL size",
-                            ::pgwarden::ReplicationSlotsCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    replication_slots, true,
+    "pg_replication_slots: activity, retained WAL, safe WAL size",
+    ::pgwarden::ReplicationSlotsCollector);

@@ -31,6 +31,7 @@ class StatArchiverCollector final : public ColumnCollector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(stat_archiver, true,
-                            "pg_stat_archiver: archived and failed WAL files, archive age",
-                            ::pgwarden::StatArchiverCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    stat_archiver, true,
+    "pg_stat_archiver: archived and failed WAL files, archive age",
+    ::pgwarden::StatArchiverCollector);

@@ -15,7 +15,8 @@ FROM pg_stat_checkpointer)sql";
 std::vector<ColumnMetric> Metrics() {
   constexpr Kind C = Kind::kCounter;
   return {
-      {"num_timed", "pg_stat_checkpointer_num_timed_total", "Scheduled checkpoints.", C},
+      {"num_timed", "pg_stat_checkpointer_num_timed_total",
+       "Scheduled checkpoints.", C},
       {"num_requested", "pg_stat_checkpointer_num_requested_total",
        "Requested checkpoints.", C},
       {"num_done", "pg_stat_checkpointer_num_done_total",
@@ -28,10 +29,12 @@ std::vector<ColumnMetric> Metrics() {
        "Restartpoints performed.", C},
       {"write_time", "pg_stat_checkpointer_write_time_total",
        "Time spent writing files during checkpoints and restartpoints, in "
-       "milliseconds.", C},
+       "milliseconds.",
+       C},
       {"sync_time", "pg_stat_checkpointer_sync_time_total",
        "Time spent syncing files during checkpoints and restartpoints, in "
-       "milliseconds.", C},
+       "milliseconds.",
+       C},
       {"buffers_written", "pg_stat_checkpointer_buffers_written_total",
        "Buffers written during checkpoints and restartpoints.", C},
       {"stats_reset", "pg_stat_checkpointer_stats_reset_total",
@@ -55,7 +58,8 @@ class StatCheckpointerCollector final : public ColumnCollector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(stat_checkpointer, true,
-                            "pg_stat_checkpointer (17+): checkpoints, restartpoints, "
-                            "checkpoint I/O",
-                            ::pgwarden::StatCheckpointerCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    stat_checkpointer, true,
+    "pg_stat_checkpointer (17+): checkpoints, restartpoints, "
+    "checkpoint I/O",
+    ::pgwarden::StatCheckpointerCollector);

@@ -23,20 +23,28 @@ constexpr char kPg14Columns[] = R"sql(,
 std::vector<ColumnMetric> Metrics() {
   constexpr Kind C = Kind::kCounter;
   return {
-      {"numbackends", "pg_stat_database_numbackends", "Backends connected to this database."},
-      {"xact_commit", "pg_stat_database_xact_commit", "Transactions committed.", C},
-      {"xact_rollback", "pg_stat_database_xact_rollback", "Transactions rolled back.", C},
+      {"numbackends", "pg_stat_database_numbackends",
+       "Backends connected to this database."},
+      {"xact_commit", "pg_stat_database_xact_commit", "Transactions committed.",
+       C},
+      {"xact_rollback", "pg_stat_database_xact_rollback",
+       "Transactions rolled back.", C},
       {"blks_read", "pg_stat_database_blks_read", "Disk blocks read.", C},
-      {"blks_hit", "pg_stat_database_blks_hit", "Disk blocks found in shared buffers.", C},
-      {"tup_returned", "pg_stat_database_tup_returned", "Rows returned by queries.", C},
-      {"tup_fetched", "pg_stat_database_tup_fetched", "Rows fetched by queries.", C},
+      {"blks_hit", "pg_stat_database_blks_hit",
+       "Disk blocks found in shared buffers.", C},
+      {"tup_returned", "pg_stat_database_tup_returned",
+       "Rows returned by queries.", C},
+      {"tup_fetched", "pg_stat_database_tup_fetched",
+       "Rows fetched by queries.", C},
       {"tup_inserted", "pg_stat_database_tup_inserted", "Rows inserted.", C},
       {"tup_updated", "pg_stat_database_tup_updated", "Rows updated.", C},
       {"tup_deleted", "pg_stat_database_tup_deleted", "Rows deleted.", C},
       {"conflicts", "pg_stat_database_conflicts",
        "Queries cancelled by conflicts with recovery (standbys only).", C},
-      {"temp_files", "pg_stat_database_temp_files", "Temporary files created.", C},
-      {"temp_bytes", "pg_stat_database_temp_bytes", "Bytes written to temporary files.", C},
+      {"temp_files", "pg_stat_database_temp_files", "Temporary files created.",
+       C},
+      {"temp_bytes", "pg_stat_database_temp_bytes",
+       "Bytes written to temporary files.", C},
       {"deadlocks", "pg_stat_database_deadlocks", "Deadlocks detected.", C},
       {"checksum_failures", "pg_stat_database_checksum_failures_total",
        "Data page checksum failures detected.", C},
@@ -53,7 +61,8 @@ std::vector<ColumnMetric> Metrics() {
       {"idle_in_transaction_time",
        "pg_stat_database_idle_in_transaction_time_seconds_total",
        "Time sessions spent idle in a transaction (PostgreSQL 14+).", C, 0.001},
-      {"sessions", "pg_stat_database_sessions_total", "Sessions established (14+).", C},
+      {"sessions", "pg_stat_database_sessions_total",
+       "Sessions established (14+).", C},
       {"sessions_abandoned", "pg_stat_database_sessions_abandoned_total",
        "Sessions ended because the client went away (14+).", C},
       {"sessions_fatal", "pg_stat_database_sessions_fatal_total",
@@ -66,7 +75,8 @@ std::vector<ColumnMetric> Metrics() {
 class StatDatabaseCollector final : public ColumnCollector {
  public:
   explicit StatDatabaseCollector(const CollectorOptions& o)
-      : ColumnCollector(o, {{"datid", "datid"}, {"datname", "datname"}}, Metrics()) {}
+      : ColumnCollector(o, {{"datid", "datid"}, {"datname", "datname"}},
+                        Metrics()) {}
   std::string_view Name() const override { return "stat_database"; }
   std::string Query(const ServerInfo& server) const override {
     return Substitute(kStatDatabaseQuery, "%PG14%",
@@ -77,7 +87,8 @@ class StatDatabaseCollector final : public ColumnCollector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(stat_database, true,
-                            "pg_stat_database: transactions, I/O, rows, temp files, "
-                            "deadlocks, conflicts, session times",
-                            ::pgwarden::StatDatabaseCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    stat_database, true,
+    "pg_stat_database: transactions, I/O, rows, temp files, "
+    "deadlocks, conflicts, session times",
+    ::pgwarden::StatDatabaseCollector);

@@ -19,13 +19,18 @@ SELECT coalesce(d.datname::text, 'unknown') AS datname,
 FROM pg_stat_get_progress_info('VACUUM') s
 LEFT JOIN pg_database d ON d.oid = s.datid)sql";
 
-constexpr const char* kPhases[] = {
-    "initializing",        "scanning heap",   "vacuuming indexes",       "vacuuming heap",
-    "cleaning up indexes", "truncating heap", "performing final cleanup"};
+constexpr const char* kPhases[] = {"initializing",
+                                   "scanning heap",
+                                   "vacuuming indexes",
+                                   "vacuuming heap",
+                                   "cleaning up indexes",
+                                   "truncating heap",
+                                   "performing final cleanup"};
 
 std::vector<ColumnMetric> Metrics() {
   return {
-      {"heap_blks", "pg_stat_progress_vacuum_heap_blks", "Heap blocks in the table."},
+      {"heap_blks", "pg_stat_progress_vacuum_heap_blks",
+       "Heap blocks in the table."},
       {"heap_blks_scanned", "pg_stat_progress_vacuum_heap_blks_scanned",
        "Heap blocks scanned so far."},
       {"heap_blks_vacuumed", "pg_stat_progress_vacuum_heap_blks_vacuumed",
@@ -44,9 +49,12 @@ class StatProgressVacuumCollector final : public Collector {
   explicit StatProgressVacuumCollector(const CollectorOptions& o)
       : legacy_(o.legacy_names) {}
   std::string_view Name() const override { return "stat_progress_vacuum"; }
-  std::string Query(const ServerInfo&) const override { return kProgressVacuumQuery; }
+  std::string Query(const ServerInfo&) const override {
+    return kProgressVacuumQuery;
+  }
 
-  void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
+  void Parse(const ServerInfo&, const Rows& rows,
+             Families& out) const override {
     FamilyBuilder phase("pg_stat_progress_vacuum_phase",
                         "1 for the current phase of each running vacuum.",
                         prometheus::MetricType::Gauge);
@@ -61,8 +69,8 @@ class StatProgressVacuumCollector final : public Collector {
       }
     }
     phase.MoveTo(out);
-    EmitColumns(rows, {{"datname", "datname"}, {"relname", "relname"}}, Metrics(), legacy_,
-                out);
+    EmitColumns(rows, {{"datname", "datname"}, {"relname", "relname"}},
+                Metrics(), legacy_, out);
   }
 
  private:
@@ -72,6 +80,7 @@ class StatProgressVacuumCollector final : public Collector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(stat_progress_vacuum, true,
-                            "pg_stat_progress_vacuum: phase and progress of running VACUUMs",
-                            ::pgwarden::StatProgressVacuumCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    stat_progress_vacuum, true,
+    "pg_stat_progress_vacuum: phase and progress of running VACUUMs",
+    ::pgwarden::StatProgressVacuumCollector);

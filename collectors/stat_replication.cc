@@ -47,12 +47,15 @@ class StatReplicationCollector final : public ColumnCollector {
                          {"slot_name", "slot_name"}},
                         Metrics()) {}
   std::string_view Name() const override { return "stat_replication"; }
-  std::string Query(const ServerInfo&) const override { return kStatReplicationQuery; }
+  std::string Query(const ServerInfo&) const override {
+    return kStatReplicationQuery;
+  }
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(stat_replication, true,
-                            "pg_stat_replication: each standby's lag in bytes and seconds",
-                            ::pgwarden::StatReplicationCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    stat_replication, true,
+    "pg_stat_replication: each standby's lag in bytes and seconds",
+    ::pgwarden::StatReplicationCollector);

@@ -25,7 +25,8 @@ class StatUserIndexesCollector final : public ColumnCollector {
              {"idx_tup_read", "pg_stat_user_indexes_idx_tup_read_total",
               "Index entries returned by scans of the index.", Kind::kCounter},
              {"idx_tup_fetch", "pg_stat_user_indexes_idx_tup_fetch_total",
-              "Live table rows fetched by simple scans of the index.", Kind::kCounter},
+              "Live table rows fetched by simple scans of the index.",
+              Kind::kCounter},
              {"size_bytes", "pg_stat_user_indexes_size_bytes",
               "Size of the index (as of the last VACUUM/ANALYZE)."}},
             Scope::kPerDatabase) {}
@@ -38,7 +39,8 @@ class StatUserIndexesCollector final : public ColumnCollector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(stat_user_indexes, false,
-                            "pg_stat_user_indexes of every database: scans and size "
-                            "(largest --relation_limit)",
-                            ::pgwarden::StatUserIndexesCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    stat_user_indexes, false,
+    "pg_stat_user_indexes of every database: scans and size "
+    "(largest --relation_limit)",
+    ::pgwarden::StatUserIndexesCollector);

@@ -41,7 +41,8 @@ FROM top ORDER BY top.table_bytes + top.index_bytes DESC, 2, 3)sql";
 std::vector<ColumnMetric> Metrics() {
   constexpr Kind C = Kind::kCounter;
   return {
-      {"seq_scan", "pg_stat_user_tables_seq_scan", "Sequential scans started.", C},
+      {"seq_scan", "pg_stat_user_tables_seq_scan", "Sequential scans started.",
+       C},
       {"seq_tup_read", "pg_stat_user_tables_seq_tup_read",
        "Rows fetched by sequential scans.", C},
       {"idx_scan", "pg_stat_user_tables_idx_scan", "Index scans started.", C},
@@ -50,7 +51,8 @@ std::vector<ColumnMetric> Metrics() {
       {"n_tup_ins", "pg_stat_user_tables_n_tup_ins", "Rows inserted.", C},
       {"n_tup_upd", "pg_stat_user_tables_n_tup_upd", "Rows updated.", C},
       {"n_tup_del", "pg_stat_user_tables_n_tup_del", "Rows deleted.", C},
-      {"n_tup_hot_upd", "pg_stat_user_tables_n_tup_hot_upd", "Rows HOT updated.", C},
+      {"n_tup_hot_upd", "pg_stat_user_tables_n_tup_hot_upd",
+       "Rows HOT updated.", C},
       {"n_live_tup", "pg_stat_user_tables_n_live_tup", "Estimated live rows."},
       {"n_dead_tup", "pg_stat_user_tables_n_dead_tup", "Estimated dead rows."},
       {"n_mod_since_analyze", "pg_stat_user_tables_n_mod_since_analyze",
@@ -63,14 +65,19 @@ std::vector<ColumnMetric> Metrics() {
        "Unix time of the last manual analyze (0: never)."},
       {"last_autoanalyze", "pg_stat_user_tables_last_autoanalyze",
        "Unix time of the last autoanalyze (0: never)."},
-      {"vacuum_count", "pg_stat_user_tables_vacuum_count", "Manual vacuums.", C},
-      {"autovacuum_count", "pg_stat_user_tables_autovacuum_count", "Autovacuums.", C},
-      {"analyze_count", "pg_stat_user_tables_analyze_count", "Manual analyzes.", C},
-      {"autoanalyze_count", "pg_stat_user_tables_autoanalyze_count", "Autoanalyzes.", C},
+      {"vacuum_count", "pg_stat_user_tables_vacuum_count", "Manual vacuums.",
+       C},
+      {"autovacuum_count", "pg_stat_user_tables_autovacuum_count",
+       "Autovacuums.", C},
+      {"analyze_count", "pg_stat_user_tables_analyze_count", "Manual analyzes.",
+       C},
+      {"autoanalyze_count", "pg_stat_user_tables_autoanalyze_count",
+       "Autoanalyzes.", C},
       {"index_size_bytes", "pg_stat_user_tables_index_size_bytes",
        "Size of the table's indexes (as of the last VACUUM/ANALYZE)."},
       {"table_size_bytes", "pg_stat_user_tables_table_size_bytes",
-       "Size of the table with its TOAST data (as of the last VACUUM/ANALYZE)."},
+       "Size of the table with its TOAST data (as of the last "
+       "VACUUM/ANALYZE)."},
   };
 }
 
@@ -80,14 +87,16 @@ class StatUserTablesCollector final : public ColumnCollector {
       : ColumnCollector(o, TableLabels(), Metrics(), Scope::kPerDatabase) {}
   std::string_view Name() const override { return "stat_user_tables"; }
   std::string Query(const ServerInfo&) const override {
-    return WithRelationLimit(Substitute(kStatUserTablesQuery, "%TOP%", kLargestTablesCte));
+    return WithRelationLimit(
+        Substitute(kStatUserTablesQuery, "%TOP%", kLargestTablesCte));
   }
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(stat_user_tables, true,
-                            "pg_stat_user_tables of every database: scans, rows, "
-                            "vacuum/analyze state, sizes (largest --relation_limit)",
-                            ::pgwarden::StatUserTablesCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    stat_user_tables, true,
+    "pg_stat_user_tables of every database: scans, rows, "
+    "vacuum/analyze state, sizes (largest --relation_limit)",
+    ::pgwarden::StatUserTablesCollector);

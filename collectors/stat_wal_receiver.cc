@@ -55,18 +55,21 @@ std::vector<ColumnMetric> Metrics() {
 class StatWalReceiverCollector final : public ColumnCollector {
  public:
   explicit StatWalReceiverCollector(const CollectorOptions& o)
-      : ColumnCollector(o, {{"upstream_host", "upstream_host"}, {"slot_name", "slot_name"}},
-                        Metrics()) {}
+      : ColumnCollector(
+            o, {{"upstream_host", "upstream_host"}, {"slot_name", "slot_name"}},
+            Metrics()) {}
   std::string_view Name() const override { return "stat_wal_receiver"; }
   std::string Query(const ServerInfo& server) const override {
-    return Substitute(kWalReceiverQuery, "%FLUSHED%",
-                      server.version_num >= 130000 ? "flushed_lsn" : "received_lsn");
+    return Substitute(
+        kWalReceiverQuery, "%FLUSHED%",
+        server.version_num >= 130000 ? "flushed_lsn" : "received_lsn");
   }
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(stat_wal_receiver, true,
-                            "pg_stat_wal_receiver: a standby's receiver status and positions",
-                            ::pgwarden::StatWalReceiverCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    stat_wal_receiver, true,
+    "pg_stat_wal_receiver: a standby's receiver status and positions",
+    ::pgwarden::StatWalReceiverCollector);

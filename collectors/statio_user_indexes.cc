@@ -16,12 +16,13 @@ LIMIT %LIMIT%)sql";
 class StatioUserIndexesCollector final : public ColumnCollector {
  public:
   explicit StatioUserIndexesCollector(const CollectorOptions& o)
-      : ColumnCollector(o, IndexLabels(),
-                        {{"idx_blks_read", "pg_statio_user_indexes_idx_blks_read_total",
-                          "Disk blocks read from the index.", Kind::kCounter},
-                         {"idx_blks_hit", "pg_statio_user_indexes_idx_blks_hit_total",
-                          "Buffer hits in the index.", Kind::kCounter}},
-                        Scope::kPerDatabase) {}
+      : ColumnCollector(
+            o, IndexLabels(),
+            {{"idx_blks_read", "pg_statio_user_indexes_idx_blks_read_total",
+              "Disk blocks read from the index.", Kind::kCounter},
+             {"idx_blks_hit", "pg_statio_user_indexes_idx_blks_hit_total",
+              "Buffer hits in the index.", Kind::kCounter}},
+            Scope::kPerDatabase) {}
   std::string_view Name() const override { return "statio_user_indexes"; }
   std::string Query(const ServerInfo&) const override {
     return WithRelationLimit(kStatioUserIndexesQuery);
@@ -31,7 +32,8 @@ class StatioUserIndexesCollector final : public ColumnCollector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(statio_user_indexes, false,
-                            "pg_statio_user_indexes of every database: block reads and "
-                            "hits (largest --relation_limit)",
-                            ::pgwarden::StatioUserIndexesCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    statio_user_indexes, false,
+    "pg_statio_user_indexes of every database: block reads and "
+    "hits (largest --relation_limit)",
+    ::pgwarden::StatioUserIndexesCollector);

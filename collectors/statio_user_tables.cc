@@ -61,14 +61,16 @@ class StatioUserTablesCollector final : public ColumnCollector {
       : ColumnCollector(o, TableLabels(), Metrics(), Scope::kPerDatabase) {}
   std::string_view Name() const override { return "statio_user_tables"; }
   std::string Query(const ServerInfo&) const override {
-    return WithRelationLimit(Substitute(kStatioUserTablesQuery, "%TOP%", kLargestTablesCte));
+    return WithRelationLimit(
+        Substitute(kStatioUserTablesQuery, "%TOP%", kLargestTablesCte));
   }
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(statio_user_tables, true,
-                            "pg_statio_user_tables of every database: block reads and "
-                            "hits (largest --relation_limit)",
-                            ::pgwarden::StatioUserTablesCollector);
+PGWARDEN_REGISTER_COLLECTOR(
+    statio_user_tables, true,
+    "pg_statio_user_tables of every database: block reads and "
+    "hits (largest --relation_limit)",
+    ::pgwarden::StatioUserTablesCollector);

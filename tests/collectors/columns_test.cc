@@ -15,7 +15,8 @@ using testing::Sample;
 TEST(ColumnsTest, TypeForKeepsNamesLintClean) {
   EXPECT_EQ(TypeFor("pg_x_total", Kind::kCounter), MetricType::Counter);
   // postgres_exporter's counters without _total: untyped, not a lint error.
-  EXPECT_EQ(TypeFor("pg_stat_database_xact_commit", Kind::kCounter), MetricType::Untyped);
+  EXPECT_EQ(TypeFor("pg_stat_database_xact_commit", Kind::kCounter),
+            MetricType::Untyped);
   EXPECT_EQ(TypeFor("pg_x_bytes", Kind::kGauge), MetricType::Gauge);
   EXPECT_EQ(TypeFor("pg_stat_archiver_archived_count", Kind::kCounter),
             MetricType::Untyped);
@@ -23,8 +24,10 @@ TEST(ColumnsTest, TypeForKeepsNamesLintClean) {
 }
 
 TEST(ColumnsTest, OneSamplePerNumericCellLabelledFromRow) {
-  const Rows rows = MakeRows({"db", "n", "ms", "word"},
-                             {{"a", "1", "1500", "x"}, {"b", "\\N", "20", "y"}, {"\\N", "3", "\\N", "z"}});
+  const Rows rows =
+      MakeRows({"db", "n", "ms", "word"}, {{"a", "1", "1500", "x"},
+                                           {"b", "\\N", "20", "y"},
+                                           {"\\N", "3", "\\N", "z"}});
   Families out;
   EmitColumns(rows, {{"datname", "db"}},
               {{"n", "pg_t_n", "n."},

@@ -8,8 +8,8 @@
 namespace pgwarden {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FindFamily;
+using ::testing::HasSubstr;
 using testing::MakeRows;
 using testing::Sample;
 
@@ -79,22 +79,30 @@ TEST(CustomQueriesTest, CollectorEmitsPostgresExporterNames) {
   auto queries = ParseCustomQueries(kQueries, "q.yaml");
   auto c = NewCustomCollector(queries[0], false);
   EXPECT_EQ(c->Name(), "pg_replication_state");
-  const Rows rows = MakeRows({"application_name", "state", "lag_ms", "sent", "junk"},
-                             {{"standby1", "streaming", "1500", "4096", "x"},
-                              {"standby2", "unknown-state", "\\N", "10", "y"}});
+  const Rows rows =
+      MakeRows({"application_name", "state", "lag_ms", "sent", "junk"},
+               {{"standby1", "streaming", "1500", "4096", "x"},
+                {"standby2", "unknown-state", "\\N", "10", "y"}});
   Families out;
   c->Parse(Version(150000), rows, out);
-  EXPECT_EQ(Sample(out, "pg_replication_state_state", {{"application_name", "standby1"}}), 1);
+  EXPECT_EQ(Sample(out, "pg_replication_state_state",
+                   {{"application_name", "standby1"}}),
+            1);
   // Unmapped text and NULL give no sample rather than a made-up value.
-  EXPECT_FALSE(Sample(out, "pg_replication_state_state", {{"application_name", "standby2"}}));
-  EXPECT_EQ(Sample(out, "pg_replication_state_lag_seconds", {{"application_name", "standby1"}}),
+  EXPECT_FALSE(Sample(out, "pg_replication_state_state",
+                      {{"application_name", "standby2"}}));
+  EXPECT_EQ(Sample(out, "pg_replication_state_lag_seconds",
+                   {{"application_name", "standby1"}}),
             1.5);
   EXPECT_FALSE(Sample(out, "pg_replication_state_lag_seconds",
                       {{"application_name", "standby2"}}));
-  EXPECT_EQ(Sample(out, "pg_replication_state_sent", {{"application_name", "standby2"}}), 10);
+  EXPECT_EQ(Sample(out, "pg_replication_state_sent",
+                   {{"application_name", "standby2"}}),
+            10);
   EXPECT_EQ(FindFamily(out, "pg_replication_state_junk"), nullptr);
   EXPECT_EQ(FindFamily(out, "pg_replication_state_application_name"), nullptr);
-  EXPECT_EQ(FindFamily(out, "pg_replication_state_lag_ms_milliseconds"), nullptr);
+  EXPECT_EQ(FindFamily(out, "pg_replication_state_lag_ms_milliseconds"),
+            nullptr);
   EXPECT_TRUE(testing::ValidExposition(out));
 
   Families legacy;
@@ -105,13 +113,15 @@ TEST(CustomQueriesTest, CollectorEmitsPostgresExporterNames) {
 }
 
 TEST(CustomQueriesTest, TimestampColumnsBecomeUnixSeconds) {
-  auto q = ParseCustomQueries("pg_t:\n  query: \"SELECT now() AS at\"\n  metrics:\n"
-                              "    - at: {usage: GAUGE, description: at}\n",
-                              "q.yaml");
+  auto q = ParseCustomQueries(
+      "pg_t:\n  query: \"SELECT now() AS at\"\n  metrics:\n"
+      "    - at: {usage: GAUGE, description: at}\n",
+      "q.yaml");
   Families out;
   NewCustomCollector(q[0], false)
       ->Parse(Version(150000),
-              MakeRows({"at"}, {{"2026-11-22 04:47:49.5+02"}, {"not a time"}}), out);
+              MakeRows({"at"}, {{"2026-11-22 04:47:49.5+02"}, {"not a time"}}),
+              out);
   // 04:47:49.5 at +02:00 is 02:47:49.5 UTC.
   EXPECT_EQ(testing::SampleCount(out, "pg_t_at"), 1u);
   EXPECT_EQ(Sample(out, "pg_t_at"), 1795315669.5);
@@ -134,28 +144,37 @@ TEST(CustomQueriesTest, BrokenFilesNameFileLineAndReason) {
               HasSubstr("q.yaml:5: v: unsupported usage \"HISTOGRAM\""));
   EXPECT_THAT(ErrorOf("pg_x:\n  metrics:\n    - v: {usage: GAUGE}\n"),
               HasSubstr("q.yaml:1: pg_x: no query"));
-  EXPECT_THAT(ErrorOf("pg_x:\n  query: \"SELECT 1\"\n"), HasSubstr("no metrics"));
-  EXPECT_THAT(ErrorOf("locks:\n  query: \"SELECT 1\"\n  metrics:\n    - v: {usage: GAUGE}\n"),
+  EXPECT_THAT(ErrorOf("pg_x:\n  query: \"SELECT 1\"\n"),
+              HasSubstr("no metrics"));
+  EXPECT_THAT(ErrorOf("locks:\n  query: \"SELECT 1\"\n  metrics:\n    - v: "
+                      "{usage: GAUGE}\n"),
               HasSubstr("built-in collector"));
-  EXPECT_THAT(ErrorOf("pg-x:\n  query: \"SELECT 1\"\n  metrics:\n    - v: {usage: GAUGE}\n"),
+  EXPECT_THAT(ErrorOf("pg-x:\n  query: \"SELECT 1\"\n  metrics:\n    - v: "
+                      "{usage: GAUGE}\n"),
               HasSubstr("not a valid metric name"));
   EXPECT_THAT(ErrorOf("pg_x:\n  query: \"SELECT 1\"\n  metrics:\n    - v:\n"
                       "        usage: MAPPEDMETRIC\n"),
               HasSubstr("needs a mapping"));
-  EXPECT_THAT(ErrorOf("pg_x:\n  query: \"SELECT 1\"\n  per_database: true\n  metrics:\n"
-                      "    - v: {usage: GAUGE}\n"),
-              HasSubstr("LABEL column named datname"));
-  EXPECT_THAT(ErrorOf("pg_x:\n  query: \"SELECT 1\"\n  cache_seconds: soon\n  metrics:\n"
-                      "    - v: {usage: GAUGE}\n"),
-              HasSubstr("q.yaml:3:"));
-  EXPECT_THAT(ErrorOf("pg_x:\n  query: \"SELECT 1\"\n  runonserver: \"~>9\"\n  metrics:\n"
-                      "    - v: {usage: GAUGE}\n"),
-              HasSubstr("runonserver"));
+  EXPECT_THAT(
+      ErrorOf("pg_x:\n  query: \"SELECT 1\"\n  per_database: true\n  metrics:\n"
+              "    - v: {usage: GAUGE}\n"),
+      HasSubstr("LABEL column named datname"));
+  EXPECT_THAT(
+      ErrorOf(
+          "pg_x:\n  query: \"SELECT 1\"\n  cache_seconds: soon\n  metrics:\n"
+          "    - v: {usage: GAUGE}\n"),
+      HasSubstr("q.yaml:3:"));
+  EXPECT_THAT(
+      ErrorOf(
+          "pg_x:\n  query: \"SELECT 1\"\n  runonserver: \"~>9\"\n  metrics:\n"
+          "    - v: {usage: GAUGE}\n"),
+      HasSubstr("runonserver"));
   EXPECT_EQ(ErrorOf(""), "");  // an empty file: no queries, not an error
 }
 
 TEST(CustomQueriesTest, UnreadableFile) {
-  EXPECT_THROW(LoadCustomQueries("/nonexistent/queries.yaml"), std::invalid_argument);
+  EXPECT_THROW(LoadCustomQueries("/nonexistent/queries.yaml"),
+               std::invalid_argument);
 }
 
 }  // namespace

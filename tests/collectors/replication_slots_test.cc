@@ -7,10 +7,10 @@
 namespace pgwarden {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::FindFamily;
+using ::testing::HasSubstr;
 using testing::MakeRows;
+using ::testing::Not;
 using testing::Sample;
 
 std::unique_ptr<Collector> Make(const std::string& name) {
@@ -24,16 +24,22 @@ ServerInfo Version(int v) {
 }
 
 TEST(ReplicationSlotsCollectorTest, WalStatusFrom13) {
-  EXPECT_THAT(Make("replication_slots")->Query(Version(120000)), Not(HasSubstr("wal_status")));
-  EXPECT_THAT(Make("replication_slots")->Query(Version(130000)), HasSubstr("wal_status"));
+  EXPECT_THAT(Make("replication_slots")->Query(Version(120000)),
+              Not(HasSubstr("wal_status")));
+  EXPECT_THAT(Make("replication_slots")->Query(Version(130000)),
+              HasSubstr("wal_status"));
   const Rows rows = MakeRows(
-      {"slot_name", "database", "slot_type", "active", "wal_lsn_diff", "current_wal_lsn",
-       "confirmed_flush_lsn", "safe_wal_size", "wal_status"},
-      {{"standby1", "", "physical", "1", "4096", "90000", "\\N", "\\N", "reserved"},
-       {"logical1", "app", "logical", "0", "1000000", "90000", "\\N", "5000", "extended"}});
+      {"slot_name", "database", "slot_type", "active", "wal_lsn_diff",
+       "current_wal_lsn", "confirmed_flush_lsn", "safe_wal_size", "wal_status"},
+      {{"standby1", "", "physical", "1", "4096", "90000", "\\N", "\\N",
+        "reserved"},
+       {"logical1", "app", "logical", "0", "1000000", "90000", "\\N", "5000",
+        "extended"}});
   Families out;
   Make("replication_slots")->Parse(Version(150000), rows, out);
-  EXPECT_EQ(Sample(out, "pg_replication_slots_active", {{"slot_name", "standby1"}}), 1);
+  EXPECT_EQ(
+      Sample(out, "pg_replication_slots_active", {{"slot_name", "standby1"}}),
+      1);
   EXPECT_EQ(Sample(out, "pg_replication_slots_pg_wal_lsn_diff",
                    {{"slot_name", "logical1"}, {"database", "app"}}),
             1000000);
@@ -43,11 +49,13 @@ TEST(ReplicationSlotsCollectorTest, WalStatusFrom13) {
   EXPECT_EQ(Sample(out, "pg_replication_slots_wal_status",
                    {{"slot_name", "standby1"}, {"wal_status", "reserved"}}),
             1);
-  EXPECT_EQ(Sample(out, "pg_replication_slots_safe_wal_size_bytes", {{"slot_name", "logical1"}}),
+  EXPECT_EQ(Sample(out, "pg_replication_slots_safe_wal_size_bytes",
+                   {{"slot_name", "logical1"}}),
             5000);
   EXPECT_FALSE(Sample(out, "pg_replication_slots_safe_wal_size_bytes",
                       {{"slot_name", "standby1"}}));
-  EXPECT_EQ(FindFamily(out, "pg_replication_slots_slot_confirmed_flush_lsn"), nullptr);
+  EXPECT_EQ(FindFamily(out, "pg_replication_slots_slot_confirmed_flush_lsn"),
+            nullptr);
   EXPECT_TRUE(testing::ValidExposition(out));
 }
 
@@ -65,7 +73,8 @@ TEST(ReplicationCollectorTest, LegacyLagName) {
   CreateCollectors({"replication"}, o)
       .at(0)
       ->Parse(Version(150000),
-              MakeRows({"lag", "is_replica", "last_replay", "replay_lag_bytes", "replay_paused"},
+              MakeRows({"lag", "is_replica", "last_replay", "replay_lag_bytes",
+                        "replay_paused"},
                        {{"12.5", "1", "12.5", "8192", "1"}}),
               out);
   EXPECT_EQ(Sample(out, "pg_replication_lag_seconds"), 12.5);

@@ -7,13 +7,14 @@
 namespace pgwarden {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::FindFamily;
+using ::testing::HasSubstr;
 using testing::MakeRows;
+using ::testing::Not;
 using testing::Sample;
 
-std::unique_ptr<Collector> Make(bool legacy = false, const std::string& name = "stat_bgwriter") {
+std::unique_ptr<Collector> Make(bool legacy = false,
+                                const std::string& name = "stat_bgwriter") {
   CollectorOptions o;
   o.legacy_names = legacy;
   return std::move(CreateCollectors({name}, o).at(0));
@@ -26,15 +27,17 @@ ServerInfo Version(int v) {
 }
 
 TEST(StatBgwriterCollectorTest, CheckpointFiguresFromCheckpointerOn17) {
-  EXPECT_THAT(Make()->Query(Version(160000)), Not(HasSubstr("pg_stat_checkpointer")));
+  EXPECT_THAT(Make()->Query(Version(160000)),
+              Not(HasSubstr("pg_stat_checkpointer")));
   const std::string sql17 = Make()->Query(Version(170000));
   EXPECT_THAT(sql17, HasSubstr("c.num_timed AS checkpoints_timed"));
   EXPECT_THAT(sql17, HasSubstr("pg_stat_io"));
 }
 
 TEST(StatBgwriterCollectorTest, TotalNamesAndLegacyAliases) {
-  const Rows rows = MakeRows({"checkpoints_timed", "buffers_backend", "stats_reset"},
-                             {{"12", "340", "1700000000"}});
+  const Rows rows =
+      MakeRows({"checkpoints_timed", "buffers_backend", "stats_reset"},
+               {{"12", "340", "1700000000"}});
   Families plain, legacy;
   Make()->Parse(Version(150000), rows, plain);
   Make(true)->Parse(Version(150000), rows, legacy);
@@ -56,7 +59,8 @@ TEST(StatCheckpointerCollectorTest, NothingToAskBefore17) {
               HasSubstr(", num_done"));
   Families out;
   Make(false, "stat_checkpointer")
-      ->Parse(Version(170000), MakeRows({"num_timed", "write_time"}, {{"3", "25.5"}}), out);
+      ->Parse(Version(170000),
+              MakeRows({"num_timed", "write_time"}, {{"3", "25.5"}}), out);
   EXPECT_EQ(Sample(out, "pg_stat_checkpointer_num_timed_total"), 3);
   EXPECT_EQ(Sample(out, "pg_stat_checkpointer_write_time_total"), 25.5);
   EXPECT_EQ(FindFamily(out, "pg_stat_checkpointer_num_done_total"), nullptr);
@@ -65,14 +69,20 @@ TEST(StatCheckpointerCollectorTest, NothingToAskBefore17) {
 TEST(StatDatabaseCollectorTest, SessionTimesFrom14InSeconds) {
   auto c = Make(false, "stat_database");
   EXPECT_THAT(c->Query(Version(130000)), Not(HasSubstr("active_time")));
-  EXPECT_THAT(c->Query(Version(140000)), HasSubstr("active_time, session_time"));
+  EXPECT_THAT(c->Query(Version(140000)),
+              HasSubstr("active_time, session_time"));
   Families out;
   c->Parse(Version(140000),
-           MakeRows({"datid", "datname", "xact_commit", "deadlocks", "active_time", "numbackends"},
+           MakeRows({"datid", "datname", "xact_commit", "deadlocks",
+                     "active_time", "numbackends"},
                     {{"5", "app", "100", "2", "1500", "3"}}),
            out);
-  EXPECT_EQ(Sample(out, "pg_stat_database_deadlocks", {{"datid", "5"}, {"datname", "app"}}), 2);
-  EXPECT_EQ(Sample(out, "pg_stat_database_active_time_seconds_total", {{"datname", "app"}}), 1.5);
+  EXPECT_EQ(Sample(out, "pg_stat_database_deadlocks",
+                   {{"datid", "5"}, {"datname", "app"}}),
+            2);
+  EXPECT_EQ(Sample(out, "pg_stat_database_active_time_seconds_total",
+                   {{"datname", "app"}}),
+            1.5);
   EXPECT_EQ(FindFamily(out, "pg_stat_database_xact_commit")->type,
             prometheus::MetricType::Untyped);
   EXPECT_EQ(FindFamily(out, "pg_stat_database_numbackends")->type,
