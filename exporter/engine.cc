@@ -235,7 +235,6 @@ Database* Engine::Core::ExtraFor(const std::string& dbname) {
       extras_opened_closed += lru->second.database->ConnectionsOpened();
       extras.erase(lru);
     }
-    if (max_extras == 0) return nullptr;
     it = extras.emplace(dbname, Extra{options.open_database(dbname), 0}).first;
   }
   it->second.last_used = ++use_counter;
@@ -253,7 +252,9 @@ void Engine::Core::CollectPerDatabase(Collection& c, const ServerInfo& server,
                                       Clock::time_point deadline) {
   std::vector<std::string> names;
   std::string discover_error;
-  if (options.open_database) {
+  // One connection in all (--max_database_connections=1) means the
+  // connected database only.
+  if (options.open_database && options.max_database_connections > 1) {
     database->Run({kDiscoverDatabasesQuery}, {}, deadline, [&](size_t, QueryResult r) {
       if (!r.ok) {
         discover_error = "listing databases: " + r.error;
@@ -301,10 +302,6 @@ void Engine::Core::CollectPerDatabase(Collection& c, const ServerInfo& server,
       break;
     }
     Database* db = name == server.database ? database.get() : ExtraFor(name);
-    if (!db) {
-      fail_all("--max_database_connections=1 leaves no connection for it");
-      continue;
-    }
     try {
       db->Prepare(deadline);
     } catch (const std::exception& e) {

@@ -77,7 +77,7 @@ DEFINE_string(exclude_databases, "",
 DEFINE_int32(max_database_connections, 5,
              "Most connections pgwarden holds to the server, the main one "
              "included; per-database collectors rotate through more databases "
-             "than that.");
+             "than that (1: the connected database only).");
 DEFINE_string(extend_query_path, "",
               "postgres_exporter queries.yaml file of custom queries (see "
               "README); a broken file stops start-up.");

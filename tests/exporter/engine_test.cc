@@ -318,5 +318,25 @@ TEST(EngineTest, PerDatabaseCollectorServesWhatItGotAndNamesTheFailedDatabase) {
   EXPECT_EQ(opened, (std::vector<std::string>{"app", "broken"}));
 }
 
+TEST(EngineTest, OneConnectionMeansTheConnectedDatabaseOnly) {
+  const std::vector<std::string> all = {"app", "main"};
+  EngineOptions options;
+  options.max_database_connections = 1;
+  int opened = 0;
+  options.open_database = [&](const std::string& name) {
+    ++opened;
+    return std::make_unique<NamedDatabase>(name, all);
+  };
+  std::vector<std::unique_ptr<Collector>> collectors;
+  collectors.push_back(std::make_unique<PerDatabaseStub>());
+  Engine engine("host=h", std::make_unique<NamedDatabase>("main", all), std::move(collectors),
+                options);
+  const Families out = engine.Scrape(Clock::now() + std::chrono::seconds(5));
+  EXPECT_EQ(Sample(out, "stub_tables", {{"datname", "main"}}), 1);
+  EXPECT_FALSE(Sample(out, "stub_tables", {{"datname", "app"}}));
+  EXPECT_EQ(Sample(out, "pg_scrape_collector_success", {{"collector", "tables"}}), 1);
+  EXPECT_EQ(opened, 0);
+}
+
 }  // namespace
 }  // namespace pgwarden
