@@ -4,7 +4,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <set>
