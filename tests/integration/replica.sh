@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Streaming replication for real: a primary and a standby made with
 # pg_basebackup (Debian's PostgreSQL 15, 127.0.0.1), pgwarden on each.
-# Asserts the replication, slot, stat_replication and WAL receiver families
-# carry real values, and that lag grows while replay is paused.
+# Asserts the replication, slot, stat_replication, WAL receiver and archiver
+# families carry real values, and that lag grows while replay is paused.
 # Usage: replica.sh PATH_TO_PGWARDEN
 set -uo pipefail
 
@@ -41,7 +41,7 @@ scrape() { curl -fsS "http://127.0.0.1:$1/metrics" >"$2"; }
 
 P_PORT=$(pg_free_port)
 pg_start "$WORK/primary" "$P_PORT" "wal_level = replica" "max_wal_senders = 5" \
-  "wal_keep_size = 64MB" || exit 1
+  "wal_keep_size = 64MB" "archive_mode = on" "archive_command = 'true'" || exit 1
 P_DSN="host=127.0.0.1 port=$P_PORT user=postgres dbname=postgres"
 psql "$P_DSN" -qc "SELECT pg_create_physical_replication_slot('it_standby')" >/dev/null
 psql "$P_DSN" -qc "CREATE TABLE ticks (id serial, at timestamptz default now())"
@@ -65,7 +65,7 @@ start_exporter() {  # start_exporter DSN -> prints the port
   local port
   port=$(pg_free_port)
   "$BIN" --web_listen_address="127.0.0.1:$port" --dsn "$1" \
-    --collectors=replication,replication_slots,stat_replication,stat_wal_receiver \
+    --collectors=replication,replication_slots,stat_replication,stat_wal_receiver,stat_archiver \
     >>"$WORK/pgwarden.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$port/healthz" >&2 || exit 1
@@ -126,6 +126,20 @@ bytes=$(value "$WORK/s3.txt" pg_replication_replay_lag_bytes)
 check "paused: received-but-not-replayed bytes > 0 ($bytes)" awk -v v="$bytes" 'BEGIN { exit !(v > 0) }'
 diff=$(value "$WORK/p2.txt" "pg_stat_replication_pg_wal_lsn_diff$REP")
 check "paused: primary sees replay lag bytes > 0 ($diff)" awk -v v="$diff" 'BEGIN { exit !(v > 0) }'
+
+# Archiving (archive_command = 'true'): a switched segment is archived and
+# the archiver's families say so.
+psql "$P_DSN" -Atqc "SELECT pg_switch_wal()" >/dev/null
+for i in $(seq 1 100); do
+  [[ $(psql "$P_DSN" -Atc "SELECT archived_count > 0 FROM pg_stat_archiver") == t ]] && break
+  sleep 0.2
+done
+scrape "$P_EXP" "$WORK/p3.txt"
+archived=$(value "$WORK/p3.txt" pg_stat_archiver_archived_count)
+age=$(value "$WORK/p3.txt" pg_stat_archiver_last_archive_age)
+check "archiver: archived_count >= 1 ($archived)" awk -v v="$archived" 'BEGIN { exit !(v >= 1) }'
+check "archiver: last_archive_age in [0, 60) ($age)" awk -v v="$age" 'BEGIN { exit !(v != "" && v >= 0 && v < 60) }'
+check "archiver: no failures" test "$(value "$WORK/p3.txt" pg_stat_archiver_failed_count)" = 0
 
 # Resume: the lag returns to 0 within 20 s.
 psql "$S_DSN" -Atqc "SELECT pg_wal_replay_resume()" >/dev/null
