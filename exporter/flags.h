@@ -56,8 +56,9 @@ struct Config {
 // Returns "" when fine.
 std::string CheckArgs(int argc, char** argv);
 
-// Builds the Config from parsed flags and the environment
-// (DATA_SOURCE_NAME). Throws std::invalid_argument with a one-line reason.
+// Builds the Config from parsed flags, the environment (DsnFromEnvironment)
+// and --extend_query_path. Throws std::invalid_argument with a one-line
+// reason.
 Config LoadConfig();
 
 // The DSN from postgres_exporter's environment variables: DATA_SOURCE_NAME,

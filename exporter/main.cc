@@ -23,9 +23,14 @@ int Fail(const std::string& reason) {
 }
 
 // The built-in collectors the flags enable, then the custom queries.
-std::vector<std::unique_ptr<pgwarden::Collector>> AllCollectors(const pgwarden::Config& config) {
-  auto collectors = pgwarden::CreateCollectors(config.collectors, config.collector_options);
-  for (const auto& q : config.custom_queries) collectors.push_back(pgwarden::NewCustomCollector(q, config.collector_options.legacy_names));
+std::vector<std::unique_ptr<pgwarden::Collector>> AllCollectors(
+    const pgwarden::Config& config) {
+  auto collectors =
+      pgwarden::CreateCollectors(config.collectors, config.collector_options);
+  for (const auto& q : config.custom_queries) {
+    collectors.push_back(
+        pgwarden::NewCustomCollector(q, config.collector_options.legacy_names));
+  }
   return collectors;
 }
 
