@@ -136,6 +136,20 @@ check "blocked sessions page within 90 s, with the blocker's pid" \
 check "the page carries the blocker's statement and the cancel command" \
   notified firing PostgresBlockedSessions "query: UPDATE accounts SET balance = balance + 1 WHERE id = 1;) blocks 2: SELECT pg_cancel_backend($ROOT_PID)"
 echo "paged after $((SECONDS - start)) s"
+# The chat message, rendered by deploy/alertmanager/pgwarden.tmpl.
+check "the chat message names the blocker, its statement and the fix" wait_until 30 python3 - \
+  "$WORK/notifications.jsonl" "$ROOT_PID" <<'PY'
+import json, sys
+path, pid = sys.argv[1], sys.argv[2]
+for line in open(path):
+    n = json.loads(line)
+    text = json.dumps(n["payload"].get("attachments", [])) if n["path"].startswith("/slack/") else ""
+    if ("PostgresBlockedSessions" in text and f"pid {pid} " in text
+            and "UPDATE accounts" in text and f"SELECT pg_cancel_backend({pid})" in text
+            and "What to do:" in text):
+        sys.exit(0)
+sys.exit(1)
+PY
 check "blocked sessions went to the critical receiver" python3 - "$WORK/notifications.jsonl" <<'PY'
 import json, sys
 ok = any(json.loads(l)["path"] == "/critical" and any(a["labels"]["alertname"] == "PostgresBlockedSessions"

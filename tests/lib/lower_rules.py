@@ -67,6 +67,11 @@ def alertmanager(args):
             path = hook["url"].split("/", 3)[3] if hook["url"].count("/") >= 3 else ""
             hook["url"] = f"{args.webhook}/{path}"
             urls += 1
+        # Chat messages go to the same receiver, which records the text the
+        # template rendered.
+        for chat in receiver.get("slack_configs", []):
+            chat["api_url"] = f"{args.webhook}/slack/{receiver['name']}"
+            urls += 1
     if not urls:
         sys.exit("lower_rules: no webhook receivers in the Alertmanager config")
     yaml.safe_dump(doc, open(args.output, "w"), sort_keys=False)
