@@ -74,6 +74,14 @@ struct Engine::Core {
   void CollectPerDatabase(Collection& c, const ServerInfo& server,
                           const std::vector<size_t>& due, Clock::time_point deadline);
   Database* ExtraFor(const std::string& dbname);
+  // Closes one extra connection, keeping its count; returns the next.
+  std::map<std::string, Extra>::iterator CloseExtra(std::map<std::string, Extra>::iterator it);
+  // Collector i's families for `rows`: its last ones when rows and server
+  // are unchanged, else a fresh Parse. A `complete` result is remembered for
+  // reuse; a partial one (some databases failed) is served but never reused.
+  // Throws what Parse throws.
+  std::shared_ptr<const Families> ParseMemoized(size_t i, const ServerInfo& server, Rows rows,
+                                                Clock::time_point now, bool complete);
   uint64_t TotalConnectionsOpened() const;
 
   mutable std::mutex mu;  // guards everything below
@@ -168,19 +176,9 @@ void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
         o.seconds = result.seconds;
         if (result.ok) {
           const auto parse_start = Clock::now();
-          Memo& m = memo[i];
           try {
             o.fetched = parse_start;
-            if (m.families && m.rows == result.rows && m.server == server) {
-              // Same rows as last time (settings, mostly): same families.
-              o.families = m.families;
-              m.fetched = parse_start;
-            } else {
-              auto families = std::make_shared<Families>();
-              collectors[i]->Parse(server, result.rows, *families);
-              o.families = std::move(families);
-              m = Memo{server, std::move(result.rows), o.families, parse_start};
-            }
+            o.families = ParseMemoized(i, server, std::move(result.rows), parse_start, true);
             o.state = Outcome::State::kOk;
           } catch (const std::exception& e) {
             o.state = Outcome::State::kFailed;
@@ -223,6 +221,27 @@ bool Listed(const std::vector<std::string>& list, const std::string& name) {
 
 }  // namespace
 
+std::shared_ptr<const Families> Engine::Core::ParseMemoized(size_t i, const ServerInfo& server,
+                                                            Rows rows, Clock::time_point now,
+                                                            bool complete) {
+  Memo& m = memo[i];
+  if (complete && m.families && m.rows == rows && m.server == server) {
+    // Same rows as last time (settings, mostly): same families.
+    m.fetched = now;
+    return m.families;
+  }
+  auto families = std::make_shared<Families>();
+  collectors[i]->Parse(server, rows, *families);
+  if (complete) m = Memo{server, std::move(rows), families, now};
+  return families;
+}
+
+std::map<std::string, Engine::Core::Extra>::iterator Engine::Core::CloseExtra(
+    std::map<std::string, Extra>::iterator it) {
+  extras_opened_closed += it->second.database->ConnectionsOpened();
+  return extras.erase(it);
+}
+
 Database* Engine::Core::ExtraFor(const std::string& dbname) {
   auto it = extras.find(dbname);
   if (it == extras.end()) {
@@ -232,8 +251,7 @@ Database* Engine::Core::ExtraFor(const std::string& dbname) {
       auto lru = std::min_element(extras.begin(), extras.end(), [](const auto& a, const auto& b) {
         return a.second.last_used < b.second.last_used;
       });
-      extras_opened_closed += lru->second.database->ConnectionsOpened();
-      extras.erase(lru);
+      CloseExtra(lru);
     }
     it = extras.emplace(dbname, Extra{options.open_database(dbname), 0}).first;
   }
@@ -273,12 +291,7 @@ void Engine::Core::CollectPerDatabase(Collection& c, const ServerInfo& server,
   }
   // Connections to databases that went away or were filtered out close.
   for (auto it = extras.begin(); it != extras.end();) {
-    if (Listed(databases, it->first)) {
-      ++it;
-    } else {
-      extras_opened_closed += it->second.database->ConnectionsOpened();
-      it = extras.erase(it);
-    }
+    it = Listed(databases, it->first) ? std::next(it) : CloseExtra(it);
   }
 
   std::vector<std::string> queries;
@@ -330,10 +343,7 @@ void Engine::Core::CollectPerDatabase(Collection& c, const ServerInfo& server,
   Clock::duration shortest = Clock::duration::max();
   for (size_t i : due) shortest = std::min(shortest, min_interval[i]);
   if (shortest >= kKeepDatabaseConnectionsBelow) {
-    for (auto& [name, extra] : extras) {
-      extras_opened_closed += extra.database->ConnectionsOpened();
-    }
-    extras.clear();
+    while (!extras.empty()) CloseExtra(extras.begin());
   }
 
   const auto now = Clock::now();
@@ -342,22 +352,11 @@ void Engine::Core::CollectPerDatabase(Collection& c, const ServerInfo& server,
     Outcome o;
     o.seconds = seconds[k];
     o.fetched = now;
-    Memo& m = memo[i];
     try {
-      if (errors[k].empty() && m.families && m.rows == rows[k] && m.server == server) {
-        o.families = m.families;
-        m.fetched = now;
-      } else {
-        auto families = std::make_shared<Families>();
-        collectors[i]->Parse(server, rows[k], *families);
-        o.families = std::move(families);
-        // A partial result is served but never reused as a complete one.
-        if (errors[k].empty()) m = Memo{server, std::move(rows[k]), o.families, now};
-      }
+      o.families = ParseMemoized(i, server, std::move(rows[k]), now, errors[k].empty());
       o.state = errors[k].empty() ? Outcome::State::kOk : Outcome::State::kFailed;
       o.error = errors[k];
     } catch (const std::exception& e) {
-      o.families.reset();
       o.state = Outcome::State::kFailed;
       o.error = std::string("parse: ") + e.what();
     }
