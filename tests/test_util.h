@@ -7,10 +7,18 @@
 
 #include <gtest/gtest.h>
 
+#include "collectors/collector.h"
 #include "exporter/metrics.h"
 #include "exporter/rows.h"
 
 namespace pgwarden::testing {
+
+// A server of this server_version_num (e.g. 150000), the rest default.
+inline ServerInfo ServerAt(int version_num) {
+  ServerInfo server;
+  server.version_num = version_num;
+  return server;
+}
 
 // Rows from a header and string cells; "\\N" marks NULL.
 Rows MakeRows(std::vector<std::string> columns,

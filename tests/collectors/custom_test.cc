@@ -57,12 +57,6 @@ std::string ErrorOf(const std::string& yaml) {
   return "";
 }
 
-ServerInfo Version(int v) {
-  ServerInfo s;
-  s.version_num = v;
-  return s;
-}
-
 TEST(CustomQueriesTest, ParsesEveryUsage) {
   const auto queries = ParseCustomQueries(kQueries, "q.yaml");
   ASSERT_EQ(queries.size(), 2u);
@@ -84,7 +78,7 @@ TEST(CustomQueriesTest, CollectorEmitsPostgresExporterNames) {
                {{"standby1", "streaming", "1500", "4096", "x"},
                 {"standby2", "unknown-state", "\\N", "10", "y"}});
   Families out;
-  c->Parse(Version(150000), rows, out);
+  c->Parse(testing::ServerAt(150000), rows, out);
   EXPECT_EQ(Sample(out, "pg_replication_state_state",
                    {{"application_name", "standby1"}}),
             1);
@@ -106,7 +100,8 @@ TEST(CustomQueriesTest, CollectorEmitsPostgresExporterNames) {
   EXPECT_TRUE(testing::ValidExposition(out));
 
   Families legacy;
-  NewCustomCollector(queries[0], true)->Parse(Version(150000), rows, legacy);
+  NewCustomCollector(queries[0], true)
+      ->Parse(testing::ServerAt(150000), rows, legacy);
   EXPECT_EQ(Sample(legacy, "pg_replication_state_lag_ms_milliseconds",
                    {{"application_name", "standby1"}}),
             1500);
@@ -119,7 +114,7 @@ TEST(CustomQueriesTest, TimestampColumnsBecomeUnixSeconds) {
       "q.yaml");
   Families out;
   NewCustomCollector(q[0], false)
-      ->Parse(Version(150000),
+      ->Parse(testing::ServerAt(150000),
               MakeRows({"at"}, {{"2026-11-22 04:47:49.5+02"}, {"not a time"}}),
               out);
   // 04:47:49.5 at +02:00 is 02:47:49.5 UTC.
@@ -130,9 +125,9 @@ TEST(CustomQueriesTest, TimestampColumnsBecomeUnixSeconds) {
 TEST(CustomQueriesTest, VersionBoundsAndTimeout) {
   auto queries = ParseCustomQueries(kQueries, "q.yaml");
   auto c = NewCustomCollector(queries[1], false);
-  EXPECT_EQ(c->Query(Version(130000)), "");
-  EXPECT_EQ(c->Query(Version(140005)), "SELECT 1 AS one");
-  EXPECT_EQ(c->Query(Version(170000)), "");
+  EXPECT_EQ(c->Query(testing::ServerAt(130000)), "");
+  EXPECT_EQ(c->Query(testing::ServerAt(140005)), "SELECT 1 AS one");
+  EXPECT_EQ(c->Query(testing::ServerAt(170000)), "");
   EXPECT_EQ(c->TimeoutMs(), 2500);
   EXPECT_EQ(NewCustomCollector(queries[0], false)->TimeoutMs(), 0);
 }

@@ -17,16 +17,10 @@ std::unique_ptr<Collector> Make(const std::string& name) {
   return std::move(CreateCollectors({name}, CollectorOptions{}).at(0));
 }
 
-ServerInfo Version(int v) {
-  ServerInfo s;
-  s.version_num = v;
-  return s;
-}
-
 TEST(ReplicationSlotsCollectorTest, WalStatusFrom13) {
-  EXPECT_THAT(Make("replication_slots")->Query(Version(120000)),
+  EXPECT_THAT(Make("replication_slots")->Query(testing::ServerAt(120000)),
               Not(HasSubstr("wal_status")));
-  EXPECT_THAT(Make("replication_slots")->Query(Version(130000)),
+  EXPECT_THAT(Make("replication_slots")->Query(testing::ServerAt(130000)),
               HasSubstr("wal_status"));
   const Rows rows = MakeRows(
       {"slot_name", "database", "slot_type", "active", "wal_lsn_diff",
@@ -36,7 +30,7 @@ TEST(ReplicationSlotsCollectorTest, WalStatusFrom13) {
        {"logical1", "app", "logical", "0", "1000000", "90000", "\\N", "5000",
         "extended"}});
   Families out;
-  Make("replication_slots")->Parse(Version(150000), rows, out);
+  Make("replication_slots")->Parse(testing::ServerAt(150000), rows, out);
   EXPECT_EQ(
       Sample(out, "pg_replication_slots_active", {{"slot_name", "standby1"}}),
       1);
@@ -60,9 +54,9 @@ TEST(ReplicationSlotsCollectorTest, WalStatusFrom13) {
 }
 
 TEST(StatWalReceiverCollectorTest, FlushedLsnColumnByVersion) {
-  EXPECT_THAT(Make("stat_wal_receiver")->Query(Version(120000)),
+  EXPECT_THAT(Make("stat_wal_receiver")->Query(testing::ServerAt(120000)),
               HasSubstr("pg_wal_lsn_diff(received_lsn, '0/0') AS flushed_lsn"));
-  EXPECT_THAT(Make("stat_wal_receiver")->Query(Version(130000)),
+  EXPECT_THAT(Make("stat_wal_receiver")->Query(testing::ServerAt(130000)),
               HasSubstr("pg_wal_lsn_diff(flushed_lsn, '0/0') AS flushed_lsn"));
 }
 
@@ -72,7 +66,7 @@ TEST(ReplicationCollectorTest, LegacyLagName) {
   Families out;
   CreateCollectors({"replication"}, o)
       .at(0)
-      ->Parse(Version(150000),
+      ->Parse(testing::ServerAt(150000),
               MakeRows({"lag", "is_replica", "last_replay", "replay_lag_bytes",
                         "replay_paused"},
                        {{"12.5", "1", "12.5", "8192", "1"}}),

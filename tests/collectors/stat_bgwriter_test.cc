@@ -20,16 +20,10 @@ std::unique_ptr<Collector> Make(bool legacy = false,
   return std::move(CreateCollectors({name}, o).at(0));
 }
 
-ServerInfo Version(int v) {
-  ServerInfo s;
-  s.version_num = v;
-  return s;
-}
-
 TEST(StatBgwriterCollectorTest, CheckpointFiguresFromCheckpointerOn17) {
-  EXPECT_THAT(Make()->Query(Version(160000)),
+  EXPECT_THAT(Make()->Query(testing::ServerAt(160000)),
               Not(HasSubstr("pg_stat_checkpointer")));
-  const std::string sql17 = Make()->Query(Version(170000));
+  const std::string sql17 = Make()->Query(testing::ServerAt(170000));
   EXPECT_THAT(sql17, HasSubstr("c.num_timed AS checkpoints_timed"));
   EXPECT_THAT(sql17, HasSubstr("pg_stat_io"));
 }
@@ -39,8 +33,8 @@ TEST(StatBgwriterCollectorTest, TotalNamesAndLegacyAliases) {
       MakeRows({"checkpoints_timed", "buffers_backend", "stats_reset"},
                {{"12", "340", "1700000000"}});
   Families plain, legacy;
-  Make()->Parse(Version(150000), rows, plain);
-  Make(true)->Parse(Version(150000), rows, legacy);
+  Make()->Parse(testing::ServerAt(150000), rows, plain);
+  Make(true)->Parse(testing::ServerAt(150000), rows, legacy);
   EXPECT_EQ(Sample(plain, "pg_stat_bgwriter_checkpoints_timed_total"), 12);
   EXPECT_EQ(FindFamily(plain, "pg_stat_bgwriter_buffers_backend"), nullptr);
   // Grafana dashboard 9628 reads these names.
@@ -52,14 +46,17 @@ TEST(StatBgwriterCollectorTest, TotalNamesAndLegacyAliases) {
 }
 
 TEST(StatCheckpointerCollectorTest, NothingToAskBefore17) {
-  EXPECT_EQ(Make(false, "stat_checkpointer")->Query(Version(160004)), "");
-  EXPECT_THAT(Make(false, "stat_checkpointer")->Query(Version(170000)),
-              Not(HasSubstr("num_done")));
-  EXPECT_THAT(Make(false, "stat_checkpointer")->Query(Version(180000)),
-              HasSubstr(", num_done"));
+  EXPECT_EQ(Make(false, "stat_checkpointer")->Query(testing::ServerAt(160004)),
+            "");
+  EXPECT_THAT(
+      Make(false, "stat_checkpointer")->Query(testing::ServerAt(170000)),
+      Not(HasSubstr("num_done")));
+  EXPECT_THAT(
+      Make(false, "stat_checkpointer")->Query(testing::ServerAt(180000)),
+      HasSubstr(", num_done"));
   Families out;
   Make(false, "stat_checkpointer")
-      ->Parse(Version(170000),
+      ->Parse(testing::ServerAt(170000),
               MakeRows({"num_timed", "write_time"}, {{"3", "25.5"}}), out);
   EXPECT_EQ(Sample(out, "pg_stat_checkpointer_num_timed_total"), 3);
   EXPECT_EQ(Sample(out, "pg_stat_checkpointer_write_time_total"), 25.5);
@@ -68,11 +65,12 @@ TEST(StatCheckpointerCollectorTest, NothingToAskBefore17) {
 
 TEST(StatDatabaseCollectorTest, SessionTimesFrom14InSeconds) {
   auto c = Make(false, "stat_database");
-  EXPECT_THAT(c->Query(Version(130000)), Not(HasSubstr("active_time")));
-  EXPECT_THAT(c->Query(Version(140000)),
+  EXPECT_THAT(c->Query(testing::ServerAt(130000)),
+              Not(HasSubstr("active_time")));
+  EXPECT_THAT(c->Query(testing::ServerAt(140000)),
               HasSubstr("active_time, session_time"));
   Families out;
-  c->Parse(Version(140000),
+  c->Parse(testing::ServerAt(140000),
            MakeRows({"datid", "datname", "xact_commit", "deadlocks",
                      "active_time", "numbackends"},
                     {{"5", "app", "100", "2", "1500", "3"}}),

@@ -14,10 +14,10 @@ BIN=${1:?usage: alerting_e2e.sh PATH_TO_PGWARDEN}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 source "$HERE/lib/pg.sh"
+CHECK_SUITE=alerting
+source "$HERE/lib/check.sh"
 WORK=$(mktemp -d /tmp/pgwarden-alerting.XXXXXX)
 chmod 755 "$WORK"
-passed=0
-failed=0
 PIDS=()
 
 cleanup() {
@@ -27,17 +27,6 @@ cleanup() {
   [[ -n ${KEEP:-} ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "alerting FAIL: $name" >&2
-  fi
-}
 
 # wait_until SECONDS COMMAND...: polls every 0.5 s; 0 when it succeeded.
 wait_until() {
@@ -178,5 +167,4 @@ done <"$WORK/exprs.tsv"
 exec 7>&-
 check "resolved notification within 90 s" wait_until 90 notified resolved PostgresBlockedSessions
 
-echo "alerting: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+check_summary

@@ -10,10 +10,10 @@ BIN=${1:?usage: exporter_e2e.sh PATH_TO_PGWARDEN}
 DSN=${PGWARDEN_TEST_DSN:?PGWARDEN_TEST_DSN must name the test server}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 source "$HERE/lib/pg.sh"
+CHECK_SUITE=e2e
+source "$HERE/lib/check.sh"
 WORK=$(mktemp -d /tmp/pgwarden-e2e.XXXXXX)
 SECRET="e2e-Secret-Pw-7731"
-passed=0
-failed=0
 PIDS=()
 
 cleanup() {
@@ -22,17 +22,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "e2e FAIL: $name" >&2
-  fi
-}
 
 # start_exporter NAME ARGS... : starts pgwarden, waits for /healthz; sets
 # PORT and PID.
@@ -189,5 +178,4 @@ check "no pg_monitor: reported once, with the fix" \
 kill -TERM "$PID"; wait "$PID" 2>/dev/null
 psql "$DSN" -qc "DROP ROLE e2e_plain"
 
-echo "e2e: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+check_summary

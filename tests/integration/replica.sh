@@ -9,10 +9,10 @@ set -uo pipefail
 BIN=${1:?usage: replica.sh PATH_TO_PGWARDEN}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 source "$HERE/lib/pg.sh"
+CHECK_SUITE=replica
+source "$HERE/lib/check.sh"
 WORK=$(mktemp -d /tmp/pgwarden-replica.XXXXXX)
 chmod 755 "$WORK"
-passed=0
-failed=0
 PIDS=()
 
 cleanup() {
@@ -23,17 +23,6 @@ cleanup() {
   [[ -n ${KEEP:-} ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-check() {  # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "replica FAIL: $name" >&2
-  fi
-}
 
 # value FILE SERIES: the sample value of an exact series line, or "".
 value() { awk -v s="$2" '$1 == s { print $2 }' "$1"; }
@@ -154,5 +143,4 @@ for f in "$WORK"/p*.txt "$WORK"/s*.txt; do
   check "promtool $(basename "$f")" promtool check metrics <"$f"
 done
 
-echo "replica: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+check_summary
