@@ -69,10 +69,12 @@ struct Engine::Core {
   uint64_t use_counter = 0;
   uint64_t extras_opened_closed = 0;  // connections opened by closed extras
 
-  // Runs the due per-database collectors (indices into `collectors`) in
-  // every discovered database and records their outcomes.
+  // Runs the due per-database collectors (indices into `collectors`, with
+  // their queries for this server) in every discovered database and
+  // records their outcomes.
   void CollectPerDatabase(Collection& c, const ServerInfo& server,
-                          const std::vector<size_t>& due, Clock::time_point deadline);
+                          const std::vector<size_t>& due, std::vector<std::string> queries,
+                          Clock::time_point deadline);
   Database* ExtraFor(const std::string& dbname);
   // Closes one extra connection, keeping its count; returns the next.
   std::map<std::string, Extra>::iterator CloseExtra(std::map<std::string, Extra>::iterator it);
@@ -128,6 +130,7 @@ void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
   std::vector<std::string> queries;
   std::vector<size_t> batch_index;  // query position -> collector index
   std::vector<size_t> per_database;  // due per-database collectors
+  std::vector<std::string> per_database_queries;
   const auto now = Clock::now();
   for (size_t i = 0; i < collectors.size(); ++i) {
     const Memo& m = memo[i];
@@ -145,6 +148,7 @@ void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
     std::string sql = collectors[i]->Query(server);
     if (!sql.empty() && collectors[i]->PerDatabase()) {
       per_database.push_back(i);
+      per_database_queries.push_back(std::move(sql));
       continue;
     }
     if (!sql.empty()) {
@@ -201,7 +205,9 @@ void Engine::Core::Collect(Collection& c, Clock::time_point deadline) {
     }
     return;
   }
-  if (!per_database.empty()) CollectPerDatabase(c, server, per_database, deadline);
+  if (!per_database.empty()) {
+    CollectPerDatabase(c, server, per_database, std::move(per_database_queries), deadline);
+  }
 }
 
 namespace {
@@ -267,6 +273,7 @@ uint64_t Engine::Core::TotalConnectionsOpened() const {
 
 void Engine::Core::CollectPerDatabase(Collection& c, const ServerInfo& server,
                                       const std::vector<size_t>& due,
+                                      std::vector<std::string> queries,
                                       Clock::time_point deadline) {
   std::vector<std::string> names;
   std::string discover_error;
@@ -294,12 +301,8 @@ void Engine::Core::CollectPerDatabase(Collection& c, const ServerInfo& server,
     it = Listed(databases, it->first) ? std::next(it) : CloseExtra(it);
   }
 
-  std::vector<std::string> queries;
   std::vector<int> timeouts;
-  for (size_t i : due) {
-    queries.push_back(collectors[i]->Query(server));
-    timeouts.push_back(collectors[i]->TimeoutMs());
-  }
+  for (size_t i : due) timeouts.push_back(collectors[i]->TimeoutMs());
   std::vector<Rows> rows(due.size());
   std::vector<std::string> errors(due.size(), discover_error);
   std::vector<double> seconds(due.size(), 0);
