@@ -67,30 +67,40 @@ void AppendProcessMetrics(Families& out) {
       const double cpu = (std::stod(f[11]) + std::stod(f[12])) / ticks;
       FamilyBuilder("process_cpu_seconds_total",
                     "Total user and system CPU time spent in seconds.",
-                    MetricType::Counter).Add(cpu).MoveTo(out);
+                    MetricType::Counter)
+          .Add(cpu)
+          .MoveTo(out);
       FamilyBuilder("process_resident_memory_bytes",
                     "Resident memory size in bytes.", MetricType::Gauge)
-          .Add(std::stod(f[21]) * page).MoveTo(out);
+          .Add(std::stod(f[21]) * page)
+          .MoveTo(out);
       FamilyBuilder("process_virtual_memory_bytes",
                     "Virtual memory size in bytes.", MetricType::Gauge)
-          .Add(std::stod(f[20])).MoveTo(out);
+          .Add(std::stod(f[20]))
+          .MoveTo(out);
       // Constant for the life of the process: read /proc/stat once.
-      static const double start_time = BootTimeSeconds() + std::stod(f[19]) / ticks;
+      static const double start_time =
+          BootTimeSeconds() + std::stod(f[19]) / ticks;
       FamilyBuilder("process_start_time_seconds",
                     "Start time of the process since unix epoch in seconds.",
                     MetricType::Gauge)
-          .Add(start_time).MoveTo(out);
+          .Add(start_time)
+          .MoveTo(out);
     }
   }
   const double open = OpenFds();
   if (open >= 0) {
     FamilyBuilder("process_open_fds", "Number of open file descriptors.",
-                  MetricType::Gauge).Add(open).MoveTo(out);
+                  MetricType::Gauge)
+        .Add(open)
+        .MoveTo(out);
   }
   const double max = MaxFds();
   if (max >= 0) {
     FamilyBuilder("process_max_fds", "Maximum number of open file descriptors.",
-                  MetricType::Gauge).Add(max).MoveTo(out);
+                  MetricType::Gauge)
+        .Add(max)
+        .MoveTo(out);
   }
 }
 

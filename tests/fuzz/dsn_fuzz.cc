@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   other.Set("sslpassword", dsn.Get("sslpassword") + "x");
   if (other.Redacted() != dsn.Redacted()) __builtin_trap();
   const pgwarden::Dsn again = pgwarden::Dsn::Parse(dsn.ConnectionString());
-  for (const char* key : {"host", "port", "dbname", "user", "password", "options"}) {
+  for (const char* key :
+       {"host", "port", "dbname", "user", "password", "options"}) {
     if (again.Get(key) != dsn.Get(key)) __builtin_trap();
   }
   return 0;

@@ -49,15 +49,16 @@ bool ValidUtf8(std::string_view s) {
       cp = (cp << 6) | (d & 0x3F);
     }
     static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
     i += n;
   }
   return true;
 }
 
 bool IsNameChar(char c, bool first) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-         (!first && c >= '0' && c <= '9');
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+         c == ':' || (!first && c >= '0' && c <= '9');
 }
 
 // Checks one sample line; returns its series key (name + labels).
@@ -71,7 +72,9 @@ std::string CheckSample(std::string_view line) {
     while (true) {
       const size_t start = i;
       while (i < line.size() && IsNameChar(line[i], i == start)) ++i;
-      if (i == start || i + 1 >= line.size() || line[i] != '=' || line[i + 1] != '"') Fail();
+      if (i == start || i + 1 >= line.size() || line[i] != '=' ||
+          line[i + 1] != '"')
+        Fail();
       i += 2;
       std::string value;
       while (true) {
@@ -87,7 +90,8 @@ std::string CheckSample(std::string_view line) {
           value += c;
         }
       }
-      if (!ValidUtf8(value) || value.size() > pgwarden::kMaxLabelValueBytes) Fail();
+      if (!ValidUtf8(value) || value.size() > pgwarden::kMaxLabelValueBytes)
+        Fail();
       if (i >= line.size()) Fail();
       if (line[i] == ',') {
         ++i;
@@ -119,18 +123,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   Families families;
-  pgwarden::FamilyBuilder direct("fuzz_direct", pieces[0], prometheus::MetricType::Gauge);
+  pgwarden::FamilyBuilder direct("fuzz_direct", pieces[0],
+                                 prometheus::MetricType::Gauge);
   pgwarden::Aggregate aggregate(pgwarden::Aggregate::Mode::kSum);
   for (size_t i = 0; i < pieces.size(); ++i) {
-    direct.Add({{"a", pieces[i]}, {"b", pieces[(i + 1) % pieces.size()]}}, static_cast<double>(i));
+    direct.Add({{"a", pieces[i]}, {"b", pieces[(i + 1) % pieces.size()]}},
+               static_cast<double>(i));
     aggregate.Put({pieces[i], pieces[0]}, 1);
   }
   direct.MoveTo(families);
-  pgwarden::FamilyBuilder agg("fuzz_aggregate_total", "help", prometheus::MetricType::Counter);
+  pgwarden::FamilyBuilder agg("fuzz_aggregate_total", "help",
+                              prometheus::MetricType::Counter);
   aggregate.EmitTo(agg, {"x", "y"});
   agg.MoveTo(families);
-  pgwarden::FamilyBuilder("pg_settings_" + pgwarden::SanitizeNameFragment(pieces.back()),
-                          pieces.back(), prometheus::MetricType::Gauge)
+  pgwarden::FamilyBuilder(
+      "pg_settings_" + pgwarden::SanitizeNameFragment(pieces.back()),
+      pieces.back(), prometheus::MetricType::Gauge)
       .Add(1)
       .MoveTo(families);
 
