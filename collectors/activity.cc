@@ -8,6 +8,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_stat_activity: sessions by state, oldest query, long-running queries";
+
 // One row per distinct label set of live sessions (kind 'session'), then one
 // row per database (kind 'database') so that every database gets zero-filled
 // series even with no sessions. The exporter's own backend is left out.
@@ -38,9 +41,12 @@ FROM pg_database
 WHERE datallowconn)sql";
 
 // The states postgres_exporter zero-fills, so series do not flicker.
-constexpr const char* kStates[] = {
-    "active", "idle", "idle in transaction", "idle in transaction (aborted)",
-    "fastpath function call", "disabled"};
+constexpr const char* kStates[] = {"active",
+                                   "idle",
+                                   "idle in transaction",
+                                   "idle in transaction (aborted)",
+                                   "fastpath function call",
+                                   "disabled"};
 
 std::string FormatThreshold(double seconds) {
   char buf[32];
@@ -67,11 +73,12 @@ class ActivityCollector final : public Collector {
       long_columns += column;
       long_nulls += ", NULL";
     }
-    return Substitute(Substitute(kActivityQuery, "%LONGNULL%", long_nulls), "%LONG%",
-                      long_columns);
+    return Substitute(Substitute(kActivityQuery, "%LONGNULL%", long_nulls),
+                      "%LONG%", long_columns);
   }
 
-  void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
+  void Parse(const ServerInfo&, const Rows& rows,
+             Families& out) const override {
     using Mode = Aggregate::Mode;
     Aggregate count(Mode::kSum), max_tx(Mode::kMax), max_query(Mode::kMax),
         max_state(Mode::kMax), long_running(Mode::kSum);
@@ -80,24 +87,25 @@ class ActivityCollector final : public Collector {
       const std::string datname = row.Text("datname");
       if (row.Text("kind") == "database") {
         for (const char* state : kStates) {
-          const std::vector<std::string> full = {datname, state, "", "", "", "", ""};
+          const std::vector<std::string> full = {datname, state, "", "",
+                                                 "",      "",    ""};
           count.Touch(full);
           max_tx.Touch(full);
           max_query.Touch({datname, state});
           max_state.Touch({datname, state});
         }
-        for (double t : thresholds_) long_running.Touch({datname, FormatThreshold(t)});
+        for (double t : thresholds_)
+          long_running.Touch({datname, FormatThreshold(t)});
         continue;
       }
       const std::string state = row.Text("state");
-      const std::vector<std::string> full = {
-          datname,
-          state,
-          row.Text("usename"),
-          row.Text("application_name"),
-          row.Text("backend_type"),
-          row.Text("wait_event_type"),
-          row.Text("wait_event")};
+      const std::vector<std::string> full = {datname,
+                                             state,
+                                             row.Text("usename"),
+                                             row.Text("application_name"),
+                                             row.Text("backend_type"),
+                                             row.Text("wait_event_type"),
+                                             row.Text("wait_event")};
       count.Put(full, row.NumberOr("count", 0));
       max_tx.Put(full, row.NumberOr("max_tx_duration", 0));
       // NULL durations (no query yet, idle sessions) still zero-fill.
@@ -110,7 +118,7 @@ class ActivityCollector final : public Collector {
     }
 
     const std::vector<std::string> full_labels = {
-        "datname", "state", "usename", "application_name",
+        "datname",      "state",           "usename",   "application_name",
         "backend_type", "wait_event_type", "wait_event"};
     using prometheus::MetricType;
     // Untyped, not gauge: promtool's lint rejects a gauge named *_count,
@@ -120,9 +128,10 @@ class ActivityCollector final : public Collector {
                           MetricType::Untyped);
     count.EmitTo(f_count, full_labels);
     f_count.MoveTo(out);
-    FamilyBuilder f_tx("pg_stat_activity_max_tx_duration",
-                       "Age in seconds of the oldest transaction in this state.",
-                       MetricType::Gauge);
+    FamilyBuilder f_tx(
+        "pg_stat_activity_max_tx_duration",
+        "Age in seconds of the oldest transaction in this state.",
+        MetricType::Gauge);
     max_tx.EmitTo(f_tx, full_labels);
     f_tx.MoveTo(out);
     FamilyBuilder f_query(
@@ -138,9 +147,10 @@ class ActivityCollector final : public Collector {
         MetricType::Gauge);
     max_state.EmitTo(f_state, {"datname", "state"});
     f_state.MoveTo(out);
-    FamilyBuilder f_long("pg_long_running_queries",
-                         "Active queries running longer than threshold_seconds.",
-                         MetricType::Gauge);
+    FamilyBuilder f_long(
+        "pg_long_running_queries",
+        "Active queries running longer than threshold_seconds.",
+        MetricType::Gauge);
     long_running.EmitTo(f_long, {"datname", "threshold_seconds"});
     f_long.MoveTo(out);
   }
@@ -152,7 +162,5 @@ class ActivityCollector final : public Collector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(activity, true,
-                            "pg_stat_activity: sessions by state, oldest "
-                            "transaction/query/state, long-running queries",
+PGWARDEN_REGISTER_COLLECTOR(activity, OnByDefault(),
                             ::pgwarden::ActivityCollector);

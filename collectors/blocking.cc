@@ -12,6 +12,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_blocking_pids(): blocked sessions, root blockers and their pids";
+
 // pg_blocking_pids() takes the lock manager's partition locks, so it is
 // called only for sessions that wait on a heavyweight lock. Rows: each such
 // session with its blockers (kind 'session'), each blocker that is not itself
@@ -50,7 +53,8 @@ struct Session {
   std::string datname, usename, application_name, state, query;
   std::vector<long> blockers;
   double wait_seconds = 0;
-  bool known = false;  // seen as a row (blocker pid 0 and vanished pids are not)
+  bool known =
+      false;  // seen as a row (blocker pid 0 and vanished pids are not)
 };
 
 std::vector<long> ParsePidList(const std::string& text) {
@@ -60,7 +64,8 @@ std::vector<long> ParsePidList(const std::string& text) {
     size_t comma = text.find(',', pos);
     if (comma == std::string::npos) comma = text.size();
     const auto n = ParseNumber(std::string_view(text).substr(pos, comma - pos));
-    if (!n) throw std::runtime_error("bad pid list from pg_blocking_pids: " + text);
+    if (!n)
+      throw std::runtime_error("bad pid list from pg_blocking_pids: " + text);
     pids.push_back(static_cast<long>(*n));
     pos = comma + 1;
   }
@@ -80,11 +85,13 @@ class BlockingCollector final : public Collector {
         Substitute(kBlockingQuery, "%WAITSTART%",
                    server.version_num >= 140000 ? kWaitStart14 : kWaitStartOld),
         "%QUERY%",
-        query_length_ > 0 ? "left(a.query, " + std::to_string(query_length_) + ")"
-                          : std::string("NULL::text"));
+        query_length_ > 0
+            ? "left(a.query, " + std::to_string(query_length_) + ")"
+            : std::string("NULL::text"));
   }
 
-  void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
+  void Parse(const ServerInfo&, const Rows& rows,
+             Families& out) const override {
     std::map<long, Session> sessions;
     std::set<std::string> databases;
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -115,7 +122,8 @@ class BlockingCollector final : public Collector {
     }
     for (const auto& [blocker, victims] : blocks) {
       Session& b = sessions[blocker];
-      if (!b.known && b.datname.empty()) b.datname = sessions[victims[0]].datname;
+      if (!b.known && b.datname.empty())
+        b.datname = sessions[victims[0]].datname;
     }
 
     Aggregate blocked(Aggregate::Mode::kSum), max_wait(Aggregate::Mode::kMax),
@@ -139,17 +147,19 @@ class BlockingCollector final : public Collector {
         root_list.push_back({pid, CountBlocked(pid, blocks)});
       }
     }
-    std::sort(root_list.begin(), root_list.end(), [](const Root& a, const Root& b) {
-      return a.victims != b.victims ? a.victims > b.victims : a.pid < b.pid;
-    });
+    std::sort(
+        root_list.begin(), root_list.end(), [](const Root& a, const Root& b) {
+          return a.victims != b.victims ? a.victims > b.victims : a.pid < b.pid;
+        });
     if (root_list.size() > static_cast<size_t>(top_roots_)) {
       root_list.resize(static_cast<size_t>(top_roots_));
     }
 
     using prometheus::MetricType;
-    FamilyBuilder f_blocked("pg_blocked_sessions",
-                            "Sessions waiting on a lock held by another session.",
-                            MetricType::Gauge);
+    FamilyBuilder f_blocked(
+        "pg_blocked_sessions",
+        "Sessions waiting on a lock held by another session.",
+        MetricType::Gauge);
     blocked.EmitTo(f_blocked, {"datname"});
     f_blocked.MoveTo(out);
     FamilyBuilder f_wait("pg_blocked_max_wait_seconds",
@@ -208,7 +218,5 @@ class BlockingCollector final : public Collector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(blocking, true,
-                            "pg_blocking_pids(): blocked sessions, root "
-                            "blockers, top-K root blockers with pid",
+PGWARDEN_REGISTER_COLLECTOR(blocking, OnByDefault(),
                             ::pgwarden::BlockingCollector);

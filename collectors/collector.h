@@ -8,29 +8,13 @@
 
 #include "exporter/metrics.h"
 #include "exporter/rows.h"
+#include "exporter/server_info.h"
 
 namespace pgwarden {
 
-// What the engine knows about the connected server. Read once per connection
-// (and refreshed now and then); collectors choose their SQL from it.
-struct ServerInfo {
-  int version_num = 0;          // server_version_num, e.g. 150004
-  std::string version;          // server_version, e.g. "15.4 (Debian ...)"
-  bool in_recovery = false;
-  // pg_stat_statements: usable only when the extension exists in the
-  // connected database and the library is preloaded.
-  bool pgss_available = false;
-  std::string database;         // current_database() of this connection
-  std::string pgss_schema;      // schema holding the extension
-  int pgss_version_num = 0;     // extversion "1.10" -> 11000
-
-  bool operator==(const ServerInfo& o) const {
-    return version_num == o.version_num && version == o.version &&
-           in_recovery == o.in_recovery && database == o.database &&
-           pgss_available == o.pgss_available &&
-           pgss_schema == o.pgss_schema && pgss_version_num == o.pgss_version_num;
-  }
-};
+// The remedy for a permission error on a catalog view or function.
+inline constexpr char kNeedsPgMonitor[] =
+    "the role needs pg_monitor: see deploy/sql/monitoring-role.sql";
 
 // One catalog query turned into metric families. Implementations are
 // stateless and const, so one instance serves every target and thread.
@@ -63,6 +47,20 @@ class Collector {
   // statement_timeout for this collector's query in milliseconds; 0: the
   // session's (--statement_timeout_ms).
   virtual int TimeoutMs() const { return 0; }
+
+  // What the operator should know when this collector cannot do its whole
+  // job on this server (an extension missing, say), with the fix; "" when
+  // nothing. Not an error: the target logs it when it appears and shows it
+  // on the landing page.
+  virtual std::string Notice(const ServerInfo&) const { return ""; }
+
+  // Advice to append to an error this collector's query got, or "". By
+  // default a permission error points at the monitoring role.
+  virtual std::string ErrorHint(std::string_view error) const {
+    return error.find("permission denied") != std::string_view::npos
+               ? kNeedsPgMonitor
+               : "";
+  }
 };
 
 // Settings that collectors read, filled once from flags in main(); tests set
@@ -95,12 +93,26 @@ inline std::string Substitute(std::string sql, std::string_view placeholder,
   return sql;
 }
 
+// How a collector runs unless flags say otherwise.
+struct CollectorDefaults {
+  bool enabled;  // part of --collectors=default
+  // Its last result is served for this long before it is queried again
+  // (--collector_min_interval); 0: every scrape.
+  double min_interval_seconds = 0;
+};
+constexpr CollectorDefaults OnByDefault(double min_interval_seconds = 0) {
+  return {true, min_interval_seconds};
+}
+constexpr CollectorDefaults OffByDefault(double min_interval_seconds = 0) {
+  return {false, min_interval_seconds};
+}
+
 using CollectorFactory =
     std::function<std::unique_ptr<Collector>(const CollectorOptions&)>;
 
 struct CollectorRegistration {
   std::string name;
-  bool enabled_by_default;
+  CollectorDefaults defaults;
   std::string description;  // one line for --help and the README table
   CollectorFactory factory;
 };
@@ -108,7 +120,7 @@ struct CollectorRegistration {
 // Registered collectors, sorted by name.
 const std::vector<CollectorRegistration>& RegisteredCollectors();
 
-// Use once at namespace scope at the bottom of each collector's .cc file.
+// Use through PGWARDEN_REGISTER_COLLECTOR.
 bool RegisterCollector(CollectorRegistration registration);
 
 // Resolves a --collectors value: a comma list of names, "default" (the
@@ -123,10 +135,19 @@ std::vector<std::unique_ptr<Collector>> CreateCollectors(
 
 }  // namespace pgwarden
 
-#define PGWARDEN_REGISTER_COLLECTOR(name, default_enabled, description, Class) \
-  static const bool pgwarden_registered_##name = ::pgwarden::RegisterCollector( \
-      {#name, default_enabled, description,                                    \
-       [](const ::pgwarden::CollectorOptions& options)                         \
-           -> std::unique_ptr<::pgwarden::Collector> {                         \
-         return std::make_unique<Class>(options);                              \
-       }})
+// Registers a collector; use once, at namespace scope at the bottom of its
+// .cc file, e.g.
+//   PGWARDEN_REGISTER_COLLECTOR(indexes, OnByDefault(300),
+//                               ::pgwarden::IndexesCollector);
+// `defaults` is OnByDefault(...) or OffByDefault(...), the minimum interval
+// in seconds as the argument. `Class` takes CollectorOptions in its
+// constructor. The file defines `kDescription` in pgwarden's anonymous
+// namespace: one line for --help and the README.
+#define PGWARDEN_REGISTER_COLLECTOR(name, defaults, Class)        \
+  static const bool pgwarden_registered_##name =                  \
+      ::pgwarden::RegisterCollector(                              \
+          {#name, ::pgwarden::defaults, ::pgwarden::kDescription, \
+           [](const ::pgwarden::CollectorOptions& options)        \
+               -> std::unique_ptr<::pgwarden::Collector> {        \
+             return std::make_unique<Class>(options);             \
+           }})

@@ -58,40 +58,44 @@ Labels RowLabels(const Rows& rows, size_t i,
 
 namespace pgwarden {
 
-// A collector whose Parse is EmitColumns over fixed labels and metrics;
-// subclasses provide Name() and Query().
+// A collector whose Parse is EmitColumns over fixed labels and metrics. Its
+// name and SQL come with the table; a subclass whose SQL depends on the
+// server passes "" and overrides Query.
 class ColumnCollector : public Collector {
  public:
   enum class Scope { kServer, kPerDatabase };
 
-  ColumnCollector(const CollectorOptions& options,
-                  std::vector<LabelColumn> labels,
+  // `sql` with %LIMIT% replaced by --relation_limit.
+  ColumnCollector(std::string_view name, const CollectorOptions& options,
+                  std::string sql, std::vector<LabelColumn> labels,
                   std::vector<ColumnMetric> metrics,
                   Scope scope = Scope::kServer)
-      : labels_(std::move(labels)),
+      : name_(name),
+        sql_(Substitute(std::move(sql), "%LIMIT%",
+                        std::to_string(options.relation_limit))),
+        labels_(std::move(labels)),
         metrics_(std::move(metrics)),
         legacy_names_(options.legacy_names),
-        relation_limit_(options.relation_limit),
         scope_(scope) {}
 
+  std::string_view Name() const override { return name_; }
+  std::string Query(const ServerInfo&) const override { return sql_; }
   void Parse(const ServerInfo&, const Rows& rows,
              Families& out) const override {
     EmitColumns(rows, labels_, metrics_, legacy_names_, out);
   }
   bool PerDatabase() const override { return scope_ == Scope::kPerDatabase; }
 
- protected:
-  // `sql` with %LIMIT% replaced by --relation_limit.
-  std::string WithRelationLimit(std::string sql) const {
-    return Substitute(std::move(sql), "%LIMIT%",
-                      std::to_string(relation_limit_));
-  }
+  // The table, for tests that check every column of every such collector.
+  const std::vector<LabelColumn>& labels() const { return labels_; }
+  const std::vector<ColumnMetric>& metrics() const { return metrics_; }
 
  private:
+  std::string_view name_;
+  std::string sql_;
   std::vector<LabelColumn> labels_;
   std::vector<ColumnMetric> metrics_;
   bool legacy_names_;
-  int relation_limit_;
   Scope scope_;
 };
 

@@ -9,7 +9,8 @@
 
 namespace pgwarden {
 
-// One entry of a postgres_exporter queries.yaml file:
+// One entry of a postgres_exporter queries.yaml file
+// (collectors/queries_yaml.h reads them):
 //
 //   pg_replication:                  # namespace: metric name prefix
 //     query: "SELECT ... AS lag"
@@ -50,15 +51,8 @@ struct CustomQuery {
   bool per_database = false;
 };
 
-// Parses queries.yaml text. Throws std::invalid_argument with
-// "<file>:<line>: <reason>" for anything it cannot use, so a broken file
-// stops start-up instead of silently dropping metrics.
-std::vector<CustomQuery> ParseCustomQueries(const std::string& text,
-                                            const std::string& file);
-// Reads and parses a file; the same errors, plus an unreadable file.
-std::vector<CustomQuery> LoadCustomQueries(const std::string& path);
-
-// legacy_names: also emit DURATION columns as *_milliseconds.
+// The collector of one custom query. legacy_names: also emit DURATION
+// columns as *_milliseconds.
 std::unique_ptr<Collector> NewCustomCollector(CustomQuery query,
                                               bool legacy_names);
 

@@ -5,6 +5,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_database: size and connection limit per database";
+
 // pg_database_size() needs CONNECT on the database or pg_read_all_stats
 // (part of pg_monitor); without either the size is NULL and left out
 // rather than failing the whole collector.
@@ -18,18 +21,15 @@ FROM pg_database)sql";
 class DatabaseCollector final : public ColumnCollector {
  public:
   explicit DatabaseCollector(const CollectorOptions& o)
-      : ColumnCollector(o, {{"datname", "datname"}},
+      : ColumnCollector("database", o, kDatabaseQuery, {{"datname", "datname"}},
                         {{"size_bytes", "pg_database_size_bytes",
                           "Disk space used by the database."},
                          {"connection_limit", "pg_database_connection_limit",
                           "Connection limit of the database (-1: none)."}}) {}
-  std::string_view Name() const override { return "database"; }
-  std::string Query(const ServerInfo&) const override { return kDatabaseQuery; }
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    database, true, "pg_database: size and connection limit per database",
-    ::pgwarden::DatabaseCollector);
+PGWARDEN_REGISTER_COLLECTOR(database, OnByDefault(60),
+                            ::pgwarden::DatabaseCollector);

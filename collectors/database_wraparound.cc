@@ -5,6 +5,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "age(datfrozenxid) and mxid_age(datminmxid) per database";
+
 // The ages are counts of transactions. postgres_exporter's names end in
 // _seconds by mistake; they are kept for its users' rules. The _ratio
 // families say how much of the 2^31 wraparound horizon is used, which is
@@ -20,30 +23,24 @@ class DatabaseWraparoundCollector final : public ColumnCollector {
  public:
   explicit DatabaseWraparoundCollector(const CollectorOptions& o)
       : ColumnCollector(
-            o, {{"datname", "datname"}},
+            "database_wraparound", o, kWraparoundQuery,
+            {{"datname", "datname"}},
             {{"age_datfrozenxid",
               "pg_database_wraparound_age_datfrozenxid_seconds",
               "Age of the oldest unfrozen transaction ID, in transactions "
               "(postgres_exporter's name)."},
              {"age_datminmxid", "pg_database_wraparound_age_datminmxid_seconds",
               "Age of the oldest multixact ID, in multixacts "
-              "(postgres_exporter's "
-              "name)."},
+              "(postgres_exporter's name)."},
              {"xid_ratio", "pg_database_wraparound_xid_used_ratio",
               "Share of the 2^31 transaction ID horizon used by the oldest "
               "unfrozen transaction ID (1 = wraparound)."},
              {"mxid_ratio", "pg_database_wraparound_mxid_used_ratio",
               "Share of the 2^31 multixact horizon used (1 = wraparound)."}}) {}
-  std::string_view Name() const override { return "database_wraparound"; }
-  std::string Query(const ServerInfo&) const override {
-    return kWraparoundQuery;
-  }
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    database_wraparound, true,
-    "age(datfrozenxid) and mxid_age(datminmxid) per database",
-    ::pgwarden::DatabaseWraparoundCollector);
+PGWARDEN_REGISTER_COLLECTOR(database_wraparound, OnByDefault(),
+                            ::pgwarden::DatabaseWraparoundCollector);

@@ -6,6 +6,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "unused and invalid indexes with their size, size by type, every database";
+
 // Indexes that enforce a constraint (unique, primary key, exclusion) are
 // never "unused": they work without being scanned. Sizes from pg_class,
 // lock-free. "Unused" means no scan since the statistics were last reset.
@@ -124,8 +127,5 @@ class IndexesCollector final : public Collector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    indexes, true,
-    "unused and invalid indexes with their size, index size by "
-    "type, in every database",
-    ::pgwarden::IndexesCollector);
+PGWARDEN_REGISTER_COLLECTOR(indexes, OnByDefault(300),
+                            ::pgwarden::IndexesCollector);

@@ -7,6 +7,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_locks: locks by mode, waiting locks (row locks too), longest wait";
+
 // 'held' rows count every lock on a database object, granted or not, as
 // postgres_exporter's pg_locks_count does. 'waiting' rows count ungranted
 // locks of every type, including transactionid (row-lock) waits, which have
@@ -37,9 +40,11 @@ constexpr char kWaitStart14[] = "coalesce(l.waitstart, a.query_start)";
 constexpr char kWaitStartOld[] = "a.query_start";
 
 constexpr const char* kModes[] = {
-    "accesssharelock",          "rowsharelock",   "rowexclusivelock",
-    "shareupdateexclusivelock", "sharelock",      "sharerowexclusivelock",
-    "exclusivelock",            "accessexclusivelock", "sireadlock"};
+    "accesssharelock",  "rowsharelock",
+    "rowexclusivelock", "shareupdateexclusivelock",
+    "sharelock",        "sharerowexclusivelock",
+    "exclusivelock",    "accessexclusivelock",
+    "sireadlock"};
 
 class LocksCollector final : public Collector {
  public:
@@ -48,11 +53,13 @@ class LocksCollector final : public Collector {
   std::string_view Name() const override { return "locks"; }
 
   std::string Query(const ServerInfo& server) const override {
-    return Substitute(kLocksQuery, "%WAITSTART%",
-                      server.version_num >= 140000 ? kWaitStart14 : kWaitStartOld);
+    return Substitute(
+        kLocksQuery, "%WAITSTART%",
+        server.version_num >= 140000 ? kWaitStart14 : kWaitStartOld);
   }
 
-  void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
+  void Parse(const ServerInfo&, const Rows& rows,
+             Families& out) const override {
     Aggregate held(Aggregate::Mode::kSum), waiting(Aggregate::Mode::kSum),
         max_wait(Aggregate::Mode::kMax);
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -96,7 +103,4 @@ class LocksCollector final : public Collector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(locks, true,
-                            "pg_locks: locks by mode, waiting locks "
-                            "(incl. row-lock waits), longest wait",
-                            ::pgwarden::LocksCollector);
+PGWARDEN_REGISTER_COLLECTOR(locks, OnByDefault(), ::pgwarden::LocksCollector);

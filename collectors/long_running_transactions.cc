@@ -5,6 +5,8 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] = "count and age of the oldest open transaction";
+
 // postgres_exporter's definition: every non-idle session with an open
 // transaction, autovacuum excluded. The exporter's own session is left out.
 constexpr char kLongRunningQuery[] = R"sql(
@@ -19,23 +21,17 @@ class LongRunningTransactionsCollector final : public ColumnCollector {
  public:
   explicit LongRunningTransactionsCollector(const CollectorOptions& o)
       : ColumnCollector(
-            o, {},
+            "long_running_transactions", o, kLongRunningQuery, {},
             {{"transactions", "pg_long_running_transactions",
               "Open transactions of non-idle sessions (autovacuum excluded)."},
              {"oldest_seconds",
               "pg_long_running_transactions_oldest_timestamp_seconds",
               "Age in seconds of the oldest such transaction "
-              "(postgres_exporter's "
-              "name; it is an age, not a timestamp)."}}) {}
-  std::string_view Name() const override { return "long_running_transactions"; }
-  std::string Query(const ServerInfo&) const override {
-    return kLongRunningQuery;
-  }
+              "(postgres_exporter's name; it is an age, not a timestamp)."}}) {}
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(long_running_transactions, true,
-                            "count and age of the oldest open transaction",
+PGWARDEN_REGISTER_COLLECTOR(long_running_transactions, OnByDefault(),
                             ::pgwarden::LongRunningTransactionsCollector);

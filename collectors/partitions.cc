@@ -6,6 +6,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "partitioned tables: partitions, default partition, time-range runway";
+
 // Top-level partitioned tables only (a sub-partitioned child is counted
 // once, as its parent's partition). upper_bound is the highest finite upper
 // bound among the partitions of a table range-partitioned on one date or
@@ -36,7 +39,7 @@ LIMIT %LIMIT%)sql";
 class PartitionsCollector final : public ColumnCollector {
  public:
   explicit PartitionsCollector(const CollectorOptions& o)
-      : ColumnCollector(o, TableLabels(),
+      : ColumnCollector("partitions", o, kPartitionsQuery, TableLabels(),
                         {{"children", "pg_partitions_children",
                           "Partitions attached to the partitioned table."},
                          {"has_default", "pg_partitions_has_default",
@@ -44,22 +47,13 @@ class PartitionsCollector final : public ColumnCollector {
                          {"upper_bound",
                           "pg_partitions_range_upper_bound_timestamp_seconds",
                           "Unix time of the newest partition's upper bound, "
-                          "for tables range-"
-                          "partitioned on one date/timestamp column: rows at "
-                          "or past it have "
-                          "no partition."}},
+                          "for tables range-partitioned on one date/timestamp "
+                          "column: rows at or past it have no partition."}},
                         Scope::kPerDatabase) {}
-  std::string_view Name() const override { return "partitions"; }
-  std::string Query(const ServerInfo&) const override {
-    return WithRelationLimit(kPartitionsQuery);
-  }
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    partitions, true,
-    "partitioned tables of every database: partitions, default "
-    "partition, time-range runway",
-    ::pgwarden::PartitionsCollector);
+PGWARDEN_REGISTER_COLLECTOR(partitions, OnByDefault(300),
+                            ::pgwarden::PartitionsCollector);

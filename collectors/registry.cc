@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "collectors/collector.h"
+#include "exporter/strings.h"
 
 namespace pgwarden {
 namespace {
@@ -41,21 +42,11 @@ std::vector<std::string> ResolveCollectors(std::string_view spec) {
   };
   auto add_set = [&](bool only_defaults) {
     for (const auto& r : RegisteredCollectors()) {
-      if (!only_defaults || r.enabled_by_default) add(r.name);
+      if (!only_defaults || r.defaults.enabled) add(r.name);
     }
   };
-  if (spec.find_first_not_of(" ,") == std::string_view::npos) spec = "default";
-
-  size_t pos = 0;
   bool first = true;
-  while (pos <= spec.size()) {
-    size_t comma = spec.find(',', pos);
-    if (comma == std::string_view::npos) comma = spec.size();
-    std::string item(spec.substr(pos, comma - pos));
-    pos = comma + 1;
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    if (item.empty()) continue;
+  for (const std::string& item : SplitList(spec)) {
     const char sign = item[0];
     // A spec that starts with +x or -x modifies the default set.
     if (first && (sign == '+' || sign == '-')) add_set(true);
@@ -81,6 +72,7 @@ std::vector<std::string> ResolveCollectors(std::string_view spec) {
       add(name);
     }
   }
+  if (first) add_set(true);  // nothing but separators: "default"
   // Registry order, so output and logs do not depend on the flag's order.
   std::vector<std::string> ordered;
   for (const auto& r : RegisteredCollectors()) {

@@ -5,6 +5,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "standby status, replay lag (seconds and bytes), paused replay";
+
 // lag is postgres_exporter's: 0 on a primary or when everything received
 // has been replayed, else the age of the last replayed transaction. The
 // byte gap and the paused flag tell a stuck standby from an idle primary.
@@ -27,11 +30,10 @@ class ReplicationCollector final : public ColumnCollector {
  public:
   explicit ReplicationCollector(const CollectorOptions& o)
       : ColumnCollector(
-            o, {},
+            "replication", o, kReplicationQuery, {},
             {{"lag", "pg_replication_lag_seconds",
               "Replication lag behind the primary in seconds (0 on a primary "
-              "or "
-              "when all received WAL is replayed).",
+              "or when all received WAL is replayed).",
               Kind::kGauge, 1, "pg_replication_lag"},
              {"is_replica", "pg_replication_is_replica",
               "1 if the server is a standby."},
@@ -41,16 +43,10 @@ class ReplicationCollector final : public ColumnCollector {
               "WAL received but not yet replayed, in bytes (standbys only)."},
              {"replay_paused", "pg_replication_replay_paused",
               "1 if WAL replay is paused (standbys only)."}}) {}
-  std::string_view Name() const override { return "replication"; }
-  std::string Query(const ServerInfo&) const override {
-    return kReplicationQuery;
-  }
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    replication, true,
-    "standby status, replay lag (seconds and bytes), paused replay",
-    ::pgwarden::ReplicationCollector);
+PGWARDEN_REGISTER_COLLECTOR(replication, OnByDefault(),
+                            ::pgwarden::ReplicationCollector);

@@ -5,6 +5,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_replication_slots: activity, retained WAL, safe WAL size";
+
 // %CURRENT% is the server's WAL position (received position on a standby).
 // %PG13% adds safe_wal_size and wal_status.
 constexpr char kSlotsQuery[] = R"sql(
@@ -79,7 +82,5 @@ class ReplicationSlotsCollector final : public Collector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    replication_slots, true,
-    "pg_replication_slots: activity, retained WAL, safe WAL size",
-    ::pgwarden::ReplicationSlotsCollector);
+PGWARDEN_REGISTER_COLLECTOR(replication_slots, OnByDefault(),
+                            ::pgwarden::ReplicationSlotsCollector);

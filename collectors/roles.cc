@@ -5,21 +5,20 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] = "pg_roles: connection limit per role";
+
 constexpr char kRolesQuery[] = R"sql(
 SELECT rolname::text AS rolname, rolconnlimit AS connection_limit FROM pg_roles)sql";
 
 class RolesCollector final : public ColumnCollector {
  public:
   explicit RolesCollector(const CollectorOptions& o)
-      : ColumnCollector(o, {{"rolname", "rolname"}},
+      : ColumnCollector("roles", o, kRolesQuery, {{"rolname", "rolname"}},
                         {{"connection_limit", "pg_roles_connection_limit",
                           "Connection limit of the role (-1: none)."}}) {}
-  std::string_view Name() const override { return "roles"; }
-  std::string Query(const ServerInfo&) const override { return kRolesQuery; }
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(roles, true, "pg_roles: connection limit per role",
-                            ::pgwarden::RolesCollector);
+PGWARDEN_REGISTER_COLLECTOR(roles, OnByDefault(), ::pgwarden::RolesCollector);

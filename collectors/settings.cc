@@ -2,13 +2,16 @@
 
 #include <optional>
 #include <set>
-#include <unordered_set>
 #include <string>
+#include <unordered_set>
 
 #include "collectors/collector.h"
 
 namespace pgwarden {
 namespace {
+
+constexpr char kDescription[] =
+    "pg_settings: numeric and boolean settings in base units, pending restart";
 
 constexpr char kSettingsQuery[] = R"sql(
 SELECT name, setting, coalesce(unit, '') AS unit, vartype, short_desc,
@@ -65,8 +68,10 @@ std::optional<Conversion> ConvertUnit(std::string_view unit) {
 // family's type, so such a word in a setting name (PostgreSQL 17's
 // wal_summary_keep_time) is pluralized: wal_summaries_keep_time.
 std::string AvoidTypeWords(std::string fragment) {
-  static constexpr std::string_view kTypes[] = {"counter", "gauge", "histogram", "summary"};
-  static constexpr std::string_view kPlurals[] = {"counters", "gauges", "histograms", "summaries"};
+  static constexpr std::string_view kTypes[] = {"counter", "gauge", "histogram",
+                                                "summary"};
+  static constexpr std::string_view kPlurals[] = {"counters", "gauges",
+                                                  "histograms", "summaries"};
   std::string out;
   size_t start = 0;
   while (start <= fragment.size()) {
@@ -91,7 +96,8 @@ class SettingsCollector final : public Collector {
 
   std::string Query(const ServerInfo&) const override { return kSettingsQuery; }
 
-  void Parse(const ServerInfo&, const Rows& rows, Families& out) const override {
+  void Parse(const ServerInfo&, const Rows& rows,
+             Families& out) const override {
     std::unordered_set<std::string> emitted;
     emitted.reserve(rows.size());
     double pending_restart = 0;
@@ -107,8 +113,9 @@ class SettingsCollector final : public Collector {
       if (!conversion) continue;  // a unit we do not know: no guessing
       // -1 conventionally means "disabled"; it stays -1 in any unit.
       if (*value != -1) *value *= conversion->factor;
-      std::string metric =
-          "pg_settings_" + AvoidTypeWords(SanitizeNameFragment(name)) + conversion->suffix;
+      std::string metric = "pg_settings_" +
+                           AvoidTypeWords(SanitizeNameFragment(name)) +
+                           conversion->suffix;
       // Two settings that sanitize to one name would be duplicate series.
       if (!emitted.insert(metric).second) continue;
       const Rows::Cell& desc = row.Get("short_desc");
@@ -142,7 +149,5 @@ class SettingsCollector final : public Collector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(settings, true,
-                            "pg_settings: every numeric and boolean setting "
-                            "in base units; settings pending restart",
+PGWARDEN_REGISTER_COLLECTOR(settings, OnByDefault(),
                             ::pgwarden::SettingsCollector);

@@ -5,6 +5,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_stat_archiver: archived and failed WAL files, archive age";
+
 constexpr char kArchiverQuery[] = R"sql(
 SELECT archived_count, failed_count,
        extract(epoch FROM now() - last_archived_time) AS last_archive_age,
@@ -15,7 +18,7 @@ class StatArchiverCollector final : public ColumnCollector {
  public:
   explicit StatArchiverCollector(const CollectorOptions& o)
       : ColumnCollector(
-            o, {},
+            "stat_archiver", o, kArchiverQuery, {},
             {{"archived_count", "pg_stat_archiver_archived_count",
               "WAL files archived.", Kind::kCounter},
              {"failed_count", "pg_stat_archiver_failed_count",
@@ -24,14 +27,10 @@ class StatArchiverCollector final : public ColumnCollector {
               "Seconds since the last WAL file was archived."},
              {"last_failed_time", "pg_stat_archiver_last_failed_time_seconds",
               "Unix time of the last failed archive attempt (0: none)."}}) {}
-  std::string_view Name() const override { return "stat_archiver"; }
-  std::string Query(const ServerInfo&) const override { return kArchiverQuery; }
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    stat_archiver, true,
-    "pg_stat_archiver: archived and failed WAL files, archive age",
-    ::pgwarden::StatArchiverCollector);
+PGWARDEN_REGISTER_COLLECTOR(stat_archiver, OnByDefault(),
+                            ::pgwarden::StatArchiverCollector);

@@ -6,6 +6,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_stat_bgwriter: checkpoints, buffer writes (17+: from their new views)";
+
 constexpr char kBgwriterQuery[] = R"sql(
 SELECT checkpoints_timed, checkpoints_req, checkpoint_write_time,
        checkpoint_sync_time, buffers_checkpoint, buffers_clean,
@@ -55,8 +58,7 @@ std::vector<ColumnMetric> Metrics() {
        "pg_stat_bgwriter_buffers_clean"},
       {"maxwritten_clean", "pg_stat_bgwriter_maxwritten_clean_total",
        "Times the background writer stopped a cleaning scan for writing too "
-       "many "
-       "buffers.",
+       "many buffers.",
        C, 1, "pg_stat_bgwriter_maxwritten_clean"},
       {"buffers_backend", "pg_stat_bgwriter_buffers_backend_total",
        "Buffers written directly by backends (17+: pg_stat_io relation "
@@ -76,8 +78,7 @@ std::vector<ColumnMetric> Metrics() {
 class StatBgwriterCollector final : public ColumnCollector {
  public:
   explicit StatBgwriterCollector(const CollectorOptions& o)
-      : ColumnCollector(o, {}, Metrics()) {}
-  std::string_view Name() const override { return "stat_bgwriter"; }
+      : ColumnCollector("stat_bgwriter", o, "", {}, Metrics()) {}
   std::string Query(const ServerInfo& server) const override {
     return server.version_num >= 170000 ? kBgwriterQuery17 : kBgwriterQuery;
   }
@@ -86,7 +87,5 @@ class StatBgwriterCollector final : public ColumnCollector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(stat_bgwriter, true,
-                            "pg_stat_bgwriter: checkpoints and buffer writes "
-                            "(17+: from pg_stat_checkpointer and pg_stat_io)",
+PGWARDEN_REGISTER_COLLECTOR(stat_bgwriter, OnByDefault(),
                             ::pgwarden::StatBgwriterCollector);

@@ -5,6 +5,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_stat_checkpointer (17+): checkpoints, restartpoints, checkpoint I/O";
+
 // %PG18% adds the columns PostgreSQL 18 introduced.
 constexpr char kCheckpointerQuery[] = R"sql(
 SELECT num_timed, num_requested, restartpoints_timed, restartpoints_req,
@@ -45,8 +48,7 @@ std::vector<ColumnMetric> Metrics() {
 class StatCheckpointerCollector final : public ColumnCollector {
  public:
   explicit StatCheckpointerCollector(const CollectorOptions& o)
-      : ColumnCollector(o, {}, Metrics()) {}
-  std::string_view Name() const override { return "stat_checkpointer"; }
+      : ColumnCollector("stat_checkpointer", o, "", {}, Metrics()) {}
   // Before 17 the view does not exist; stat_bgwriter has these figures.
   std::string Query(const ServerInfo& server) const override {
     if (server.version_num < 170000) return "";
@@ -58,8 +60,5 @@ class StatCheckpointerCollector final : public ColumnCollector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    stat_checkpointer, true,
-    "pg_stat_checkpointer (17+): checkpoints, restartpoints, "
-    "checkpoint I/O",
-    ::pgwarden::StatCheckpointerCollector);
+PGWARDEN_REGISTER_COLLECTOR(stat_checkpointer, OnByDefault(),
+                            ::pgwarden::StatCheckpointerCollector);

@@ -5,6 +5,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_stat_database: transactions, I/O, rows, temp files, deadlocks";
+
 // %PG14% adds the session statistics of PostgreSQL 14. Shared-object rows
 // (datname NULL) are left out, as postgres_exporter does.
 constexpr char kStatDatabaseQuery[] = R"sql(
@@ -75,9 +78,9 @@ std::vector<ColumnMetric> Metrics() {
 class StatDatabaseCollector final : public ColumnCollector {
  public:
   explicit StatDatabaseCollector(const CollectorOptions& o)
-      : ColumnCollector(o, {{"datid", "datid"}, {"datname", "datname"}},
+      : ColumnCollector("stat_database", o, "",
+                        {{"datid", "datid"}, {"datname", "datname"}},
                         Metrics()) {}
-  std::string_view Name() const override { return "stat_database"; }
   std::string Query(const ServerInfo& server) const override {
     return Substitute(kStatDatabaseQuery, "%PG14%",
                       server.version_num >= 140000 ? kPg14Columns : "");
@@ -87,8 +90,5 @@ class StatDatabaseCollector final : public ColumnCollector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    stat_database, true,
-    "pg_stat_database: transactions, I/O, rows, temp files, "
-    "deadlocks, conflicts, session times",
-    ::pgwarden::StatDatabaseCollector);
+PGWARDEN_REGISTER_COLLECTOR(stat_database, OnByDefault(),
+                            ::pgwarden::StatDatabaseCollector);

@@ -5,6 +5,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_stat_progress_vacuum: phase and progress of running VACUUMs";
+
 // Read from pg_stat_get_progress_info('VACUUM') as postgres_exporter does,
 // so the numeric phase and params are the same on every version (the view's
 // columns changed in 17). relid resolves to a name only in the connected
@@ -80,7 +83,5 @@ class StatProgressVacuumCollector final : public Collector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    stat_progress_vacuum, true,
-    "pg_stat_progress_vacuum: phase and progress of running VACUUMs",
-    ::pgwarden::StatProgressVacuumCollector);
+PGWARDEN_REGISTER_COLLECTOR(stat_progress_vacuum, OnByDefault(),
+                            ::pgwarden::StatProgressVacuumCollector);

@@ -5,6 +5,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_stat_replication: each standby's lag in bytes and seconds";
+
 constexpr char kStatReplicationQuery[] = R"sql(
 SELECT r.pid::text AS pid, coalesce(r.application_name, '') AS application_name,
        coalesce(host(r.client_addr), '') AS client_addr,
@@ -40,22 +43,16 @@ std::vector<ColumnMetric> Metrics() {
 class StatReplicationCollector final : public ColumnCollector {
  public:
   explicit StatReplicationCollector(const CollectorOptions& o)
-      : ColumnCollector(o,
+      : ColumnCollector("stat_replication", o, kStatReplicationQuery,
                         {{"application_name", "application_name"},
                          {"client_addr", "client_addr"},
                          {"state", "state"},
                          {"slot_name", "slot_name"}},
                         Metrics()) {}
-  std::string_view Name() const override { return "stat_replication"; }
-  std::string Query(const ServerInfo&) const override {
-    return kStatReplicationQuery;
-  }
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    stat_replication, true,
-    "pg_stat_replication: each standby's lag in bytes and seconds",
-    ::pgwarden::StatReplicationCollector);
+PGWARDEN_REGISTER_COLLECTOR(stat_replication, OnByDefault(),
+                            ::pgwarden::StatReplicationCollector);

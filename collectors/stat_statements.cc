@@ -5,9 +5,13 @@
 #include <string>
 
 #include "collectors/collector.h"
+#include "exporter/strings.h"
 
 namespace pgwarden {
 namespace {
+
+constexpr char kDescription[] =
+    "pg_stat_statements: top N statements by time, the rest as queryid=other";
 
 // Rows are merged per (user, database, queryid) first: "toplevel" (14+)
 // splits one statement into two rows. The top %LIMIT% by execution time keep
@@ -49,11 +53,13 @@ struct Columns {
   const char* blk_read;
   const char* blk_write;
 };
-constexpr Columns kColumns1_7 = {"total_time", "0", "blk_read_time", "blk_write_time"};
+constexpr Columns kColumns1_7 = {"total_time", "0", "blk_read_time",
+                                 "blk_write_time"};
 constexpr Columns kColumns1_8 = {"total_exec_time", "total_plan_time",
                                  "blk_read_time", "blk_write_time"};
 constexpr Columns kColumns1_11 = {"total_exec_time", "total_plan_time",
-                                  "shared_blk_read_time", "shared_blk_write_time"};
+                                  "shared_blk_read_time",
+                                  "shared_blk_write_time"};
 
 // The extension version each server major ships, for when it is unknown.
 int ExtensionVersion(const ServerInfo& server) {
@@ -61,15 +67,6 @@ int ExtensionVersion(const ServerInfo& server) {
   if (server.version_num >= 170000) return 11100;
   if (server.version_num >= 130000) return 10800;
   return 10700;
-}
-
-std::string QuoteIdent(const std::string& ident) {
-  std::string out = "\"";
-  for (char c : ident) {
-    out += c;
-    if (c == '"') out += '"';
-  }
-  return out + "\"";
 }
 
 class StatStatementsCollector final : public Collector {
@@ -81,10 +78,18 @@ class StatStatementsCollector final : public Collector {
 
   std::string_view Name() const override { return "stat_statements"; }
 
+  std::string Notice(const ServerInfo& server) const override {
+    if (server.pgss_available) return "";
+    return "pg_stat_statements is not available in this database; "
+           "stat_statements emits only pg_stat_statements_available 0. To "
+           "enable: add pg_stat_statements to shared_preload_libraries "
+           "(restart), then CREATE EXTENSION pg_stat_statements;";
+  }
+
   std::string Query(const ServerInfo& server) const override {
     if (!server.pgss_available) return "";
     const int ext = ExtensionVersion(server);
-    const Columns& c = ext >= 11100 ? kColumns1_11
+    const Columns& c = ext >= 11100   ? kColumns1_11
                        : ext >= 10800 ? kColumns1_8
                                       : kColumns1_7;
     std::string sql = kStatStatementsQuery;
@@ -92,15 +97,17 @@ class StatStatementsCollector final : public Collector {
     sql = Substitute(sql, "%PLAN%", c.plan);
     sql = Substitute(sql, "%BLKREAD%", c.blk_read);
     sql = Substitute(sql, "%BLKWRITE%", c.blk_write);
-    sql = Substitute(sql, "%SCHEMA%", QuoteIdent(server.pgss_schema.empty()
-                                               ? "public"
-                                               : server.pgss_schema));
+    sql = Substitute(
+        sql, "%SCHEMA%",
+        QuoteIdent(server.pgss_schema.empty() ? "public" : server.pgss_schema));
     sql = Substitute(sql, "%LIMIT%", std::to_string(limit_));
     if (include_query_) {
-      sql = Substitute(sql, "%TEXT%", ",\n         min(left(query, " +
-                                    std::to_string(query_length_) + ")) AS query");
+      sql = Substitute(sql, "%TEXT%",
+                       ",\n         min(left(query, " +
+                           std::to_string(query_length_) + ")) AS query");
       sql = Substitute(sql, "%SHOWTEXT%", "true");
-      sql = Substitute(sql, "%QUERYCOL%", "CASE WHEN bool_or(top) THEN min(query) END");
+      sql = Substitute(sql, "%QUERYCOL%",
+                       "CASE WHEN bool_or(top) THEN min(query) END");
     } else {
       sql = Substitute(sql, "%TEXT%", "");
       sql = Substitute(sql, "%SHOWTEXT%", "false");
@@ -161,8 +168,8 @@ class StatStatementsCollector final : public Collector {
         query_id.Add({{"queryid", queryid}, {"query", row.Text("query")}}, 1);
       }
     }
-    for (FamilyBuilder* f : {&calls, &seconds, &rows_total, &read, &write, &plan,
-                             &query_id}) {
+    for (FamilyBuilder* f :
+         {&calls, &seconds, &rows_total, &read, &write, &plan, &query_id}) {
       f->MoveTo(out);
     }
   }
@@ -176,7 +183,5 @@ class StatStatementsCollector final : public Collector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(stat_statements, true,
-                            "pg_stat_statements: top N statements by time, the "
-                            "rest summed as queryid=\"other\"",
+PGWARDEN_REGISTER_COLLECTOR(stat_statements, OnByDefault(),
                             ::pgwarden::StatStatementsCollector);

@@ -5,6 +5,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_stat_user_indexes, every database: scans and size of the largest";
+
 // Sizes from pg_class, lock-free (see stat_user_tables).
 constexpr char kStatUserIndexesQuery[] = R"sql(
 SELECT current_database()::text AS datname, s.schemaname::text AS schemaname,
@@ -19,7 +22,7 @@ class StatUserIndexesCollector final : public ColumnCollector {
  public:
   explicit StatUserIndexesCollector(const CollectorOptions& o)
       : ColumnCollector(
-            o, IndexLabels(),
+            "stat_user_indexes", o, kStatUserIndexesQuery, IndexLabels(),
             {{"idx_scan", "pg_stat_user_indexes_idx_scan_total",
               "Index scans started on the index.", Kind::kCounter},
              {"idx_tup_read", "pg_stat_user_indexes_idx_tup_read_total",
@@ -30,17 +33,10 @@ class StatUserIndexesCollector final : public ColumnCollector {
              {"size_bytes", "pg_stat_user_indexes_size_bytes",
               "Size of the index (as of the last VACUUM/ANALYZE)."}},
             Scope::kPerDatabase) {}
-  std::string_view Name() const override { return "stat_user_indexes"; }
-  std::string Query(const ServerInfo&) const override {
-    return WithRelationLimit(kStatUserIndexesQuery);
-  }
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    stat_user_indexes, false,
-    "pg_stat_user_indexes of every database: scans and size "
-    "(largest --relation_limit)",
-    ::pgwarden::StatUserIndexesCollector);
+PGWARDEN_REGISTER_COLLECTOR(stat_user_indexes, OffByDefault(60),
+                            ::pgwarden::StatUserIndexesCollector);

@@ -6,6 +6,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_stat_user_tables, every database: scans, rows, vacuum state, sizes";
+
 // The largest %LIMIT% tables (kLargestTablesCte), their statistics read
 // with the functions pg_stat_user_tables is built on. A vacuum or analyze
 // that never ran reads 0.
@@ -84,19 +87,14 @@ std::vector<ColumnMetric> Metrics() {
 class StatUserTablesCollector final : public ColumnCollector {
  public:
   explicit StatUserTablesCollector(const CollectorOptions& o)
-      : ColumnCollector(o, TableLabels(), Metrics(), Scope::kPerDatabase) {}
-  std::string_view Name() const override { return "stat_user_tables"; }
-  std::string Query(const ServerInfo&) const override {
-    return WithRelationLimit(
-        Substitute(kStatUserTablesQuery, "%TOP%", kLargestTablesCte));
-  }
+      : ColumnCollector(
+            "stat_user_tables", o,
+            Substitute(kStatUserTablesQuery, "%TOP%", kLargestTablesCte),
+            TableLabels(), Metrics(), Scope::kPerDatabase) {}
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    stat_user_tables, true,
-    "pg_stat_user_tables of every database: scans, rows, "
-    "vacuum/analyze state, sizes (largest --relation_limit)",
-    ::pgwarden::StatUserTablesCollector);
+PGWARDEN_REGISTER_COLLECTOR(stat_user_tables, OnByDefault(60),
+                            ::pgwarden::StatUserTablesCollector);

@@ -5,6 +5,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_stat_wal_receiver: a standby's receiver status and positions";
+
 // %FLUSHED% is flushed_lsn (13+) or its old name received_lsn. A receiver
 // without a slot is reported with slot_name="" (postgres_exporter drops it).
 constexpr char kWalReceiverQuery[] = R"sql(
@@ -56,9 +59,9 @@ class StatWalReceiverCollector final : public ColumnCollector {
  public:
   explicit StatWalReceiverCollector(const CollectorOptions& o)
       : ColumnCollector(
-            o, {{"upstream_host", "upstream_host"}, {"slot_name", "slot_name"}},
+            "stat_wal_receiver", o, "",
+            {{"upstream_host", "upstream_host"}, {"slot_name", "slot_name"}},
             Metrics()) {}
-  std::string_view Name() const override { return "stat_wal_receiver"; }
   std::string Query(const ServerInfo& server) const override {
     return Substitute(
         kWalReceiverQuery, "%FLUSHED%",
@@ -69,7 +72,5 @@ class StatWalReceiverCollector final : public ColumnCollector {
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    stat_wal_receiver, true,
-    "pg_stat_wal_receiver: a standby's receiver status and positions",
-    ::pgwarden::StatWalReceiverCollector);
+PGWARDEN_REGISTER_COLLECTOR(stat_wal_receiver, OnByDefault(),
+                            ::pgwarden::StatWalReceiverCollector);

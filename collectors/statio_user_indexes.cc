@@ -5,6 +5,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_statio_user_indexes, every database: block reads and hits";
+
 constexpr char kStatioUserIndexesQuery[] = R"sql(
 SELECT current_database()::text AS datname, s.schemaname::text AS schemaname,
        s.relname::text AS relname, s.indexrelname::text AS indexrelname,
@@ -17,23 +20,16 @@ class StatioUserIndexesCollector final : public ColumnCollector {
  public:
   explicit StatioUserIndexesCollector(const CollectorOptions& o)
       : ColumnCollector(
-            o, IndexLabels(),
+            "statio_user_indexes", o, kStatioUserIndexesQuery, IndexLabels(),
             {{"idx_blks_read", "pg_statio_user_indexes_idx_blks_read_total",
               "Disk blocks read from the index.", Kind::kCounter},
              {"idx_blks_hit", "pg_statio_user_indexes_idx_blks_hit_total",
               "Buffer hits in the index.", Kind::kCounter}},
             Scope::kPerDatabase) {}
-  std::string_view Name() const override { return "statio_user_indexes"; }
-  std::string Query(const ServerInfo&) const override {
-    return WithRelationLimit(kStatioUserIndexesQuery);
-  }
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    statio_user_indexes, false,
-    "pg_statio_user_indexes of every database: block reads and "
-    "hits (largest --relation_limit)",
-    ::pgwarden::StatioUserIndexesCollector);
+PGWARDEN_REGISTER_COLLECTOR(statio_user_indexes, OffByDefault(60),
+                            ::pgwarden::StatioUserIndexesCollector);

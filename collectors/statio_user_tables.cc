@@ -5,6 +5,9 @@
 namespace pgwarden {
 namespace {
 
+constexpr char kDescription[] =
+    "pg_statio_user_tables, every database: block reads and hits";
+
 // The same largest tables as stat_user_tables (kLargestTablesCte), their
 // block counts read with the functions pg_statio_user_tables is built on.
 constexpr char kStatioUserTablesQuery[] = R"sql(%TOP%,
@@ -58,19 +61,14 @@ std::vector<ColumnMetric> Metrics() {
 class StatioUserTablesCollector final : public ColumnCollector {
  public:
   explicit StatioUserTablesCollector(const CollectorOptions& o)
-      : ColumnCollector(o, TableLabels(), Metrics(), Scope::kPerDatabase) {}
-  std::string_view Name() const override { return "statio_user_tables"; }
-  std::string Query(const ServerInfo&) const override {
-    return WithRelationLimit(
-        Substitute(kStatioUserTablesQuery, "%TOP%", kLargestTablesCte));
-  }
+      : ColumnCollector(
+            "statio_user_tables", o,
+            Substitute(kStatioUserTablesQuery, "%TOP%", kLargestTablesCte),
+            TableLabels(), Metrics(), Scope::kPerDatabase) {}
 };
 
 }  // namespace
 }  // namespace pgwarden
 
-PGWARDEN_REGISTER_COLLECTOR(
-    statio_user_tables, true,
-    "pg_statio_user_tables of every database: block reads and "
-    "hits (largest --relation_limit)",
-    ::pgwarden::StatioUserTablesCollector);
+PGWARDEN_REGISTER_COLLECTOR(statio_user_tables, OnByDefault(60),
+                            ::pgwarden::StatioUserTablesCollector);

@@ -7,17 +7,6 @@
 
 namespace pgwarden {
 namespace {
-
-
-std::string QuoteValue(const std::string& value) {
-  std::string out = "'";
-  for (char c : value) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
-
 // Password candidates in a DSN text: after password= in key=value form, or
 // between ':' and '@' in a URI's userinfo.
 std::vector<std::string> PasswordCandidates(std::string_view text) {
@@ -104,15 +93,15 @@ std::string Dsn::ConnectionString() const {
   std::string out;
   for (const auto& [k, v] : params_) {
     if (!out.empty()) out += ' ';
-    out += k + "=" + QuoteValue(v);
+    out += k + "=" + QuoteConninfoValue(v);
   }
   return out;
 }
 
 std::string Dsn::Redacted() const {
   std::string out;
-  for (const char* key : {"host", "hostaddr", "port", "dbname", "user",
-                          "service", "sslmode"}) {
+  for (const char* key :
+       {"host", "hostaddr", "port", "dbname", "user", "service", "sslmode"}) {
     if (!Has(key)) continue;
     if (!out.empty()) out += ' ';
     out += std::string(key) + "=" + Get(key);
@@ -120,8 +109,18 @@ std::string Dsn::Redacted() const {
   return out.empty() ? "(libpq defaults)" : out;
 }
 
+std::string QuoteConninfoValue(std::string_view value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
 Dsn WithSessionSettings(Dsn dsn, const SessionSettings& s) {
-  if (!dsn.Has("application_name")) dsn.Set("application_name", s.application_name);
+  if (!dsn.Has("application_name"))
+    dsn.Set("application_name", s.application_name);
   if (!dsn.Has("connect_timeout")) {
     dsn.Set("connect_timeout", std::to_string(s.connect_timeout_seconds));
   }

@@ -33,6 +33,10 @@ class Dsn {
   std::vector<std::pair<std::string, std::string>> params_;
 };
 
+// `value` quoted for libpq's key=value syntax: in single quotes, with quotes
+// and backslashes escaped.
+std::string QuoteConninfoValue(std::string_view value);
+
 // Session settings applied at connect time through the startup packet, so
 // they cost no round trip and hold from the first statement.
 struct SessionSettings {

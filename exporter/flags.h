@@ -1,17 +1,13 @@
 #pragma once
 
-#include <map>
+#include <gflags/gflags.h>
+
 #include <string>
 #include <vector>
 
-#include <gflags/gflags.h>
-
-#include "collectors/collector.h"
-#include "collectors/custom.h"
-#include "exporter/dsn.h"
-#include "exporter/engine.h"
-#include "exporter/http_server.h"
-
+// pgwarden's command-line flags. Every flag is defined in flags.cc with
+// PGWARDEN_FLAG, which also lists it in FlagNames(): the only flags the
+// command line accepts (gflags' own, such as --flagfile, are refused).
 DECLARE_string(web_listen_address);
 DECLARE_string(web_telemetry_path);
 DECLARE_string(dsn);
@@ -40,42 +36,10 @@ DECLARE_bool(print_queries);
 
 namespace pgwarden {
 
-// Everything main() needs, validated.
-struct Config {
-  std::string dsn_text;  // contains the password: never log it
-  Dsn dsn;               // with session settings
-  std::vector<std::string> collectors;
-  CollectorOptions collector_options;
-  HttpOptions http;
-  EngineOptions engine;
-  std::vector<CustomQuery> custom_queries;  // from --extend_query_path
-};
+// The names of pgwarden's flags, in the order flags.cc defines them.
+const std::vector<std::string>& FlagNames();
 
-// Checks argv before gflags sees it, so unknown flags and bad values end
-// with our one-line reason and exit code 2 instead of gflags' exit 1.
-// Returns "" when fine.
-std::string CheckArgs(int argc, char** argv);
-
-// Builds the Config from parsed flags, the environment (DsnFromEnvironment)
-// and --extend_query_path. Throws std::invalid_argument with a one-line
-// reason.
-Config LoadConfig();
-
-// The DSN from postgres_exporter's environment variables: DATA_SOURCE_NAME,
-// else postgresql://USER:PASS@URI from DATA_SOURCE_URI, DATA_SOURCE_USER and
-// DATA_SOURCE_PASS; each variable may instead name a file in its *_FILE
-// variant. "" when none is set. Throws std::invalid_argument for an
-// unreadable file.
-std::string DsnFromEnvironment();
-
-// --help text: every pgwarden flag with its meaning and default.
+// --help: every flag with its meaning and default, then every collector.
 std::string HelpText();
-
-// "settings=60,stat_statements=30" -> {{"settings", 60}, ...}; throws
-// std::invalid_argument for unknown collectors and bad numbers.
-std::map<std::string, double> ParseMinIntervals(const std::string& text);
-
-// "60,300" -> {60, 300}; throws std::invalid_argument.
-std::vector<double> ParseThresholds(const std::string& text);
 
 }  // namespace pgwarden

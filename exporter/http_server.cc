@@ -15,12 +15,23 @@ std::string HtmlEscape(std::string_view text) {
   std::string out;
   for (char c : SanitizeLabelValue(text)) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -38,7 +49,8 @@ void Send(mg_connection* conn, int status, const char* status_text,
 }
 
 void NotFound(mg_connection* conn) {
-  Send(conn, 404, "Not Found", "text/plain; charset=utf-8", "404 page not found\n");
+  Send(conn, 404, "Not Found", "text/plain; charset=utf-8",
+       "404 page not found\n");
 }
 
 std::string Path(mg_connection* conn) {
@@ -115,18 +127,20 @@ std::string CivetPorts(const std::string& address) {
 
 Clock::time_point ScrapeDeadline(Clock::time_point now, std::string_view header,
                                  const HttpOptions& options) {
-  auto budget = std::chrono::duration_cast<Clock::duration>(options.scrape_timeout);
+  auto budget =
+      std::chrono::duration_cast<Clock::duration>(options.scrape_timeout);
   if (!header.empty()) {
     const std::string text(header);
     char* end = nullptr;
     const double seconds = std::strtod(text.c_str(), &end);
     // Beyond a day the header cannot shorten --scrape_timeout (at most an
     // hour); the bound also keeps the conversion below from overflowing.
-    if (end != text.c_str() && std::isfinite(seconds) && seconds > 0 && seconds < 86400) {
-      const auto from_header =
-          std::chrono::duration_cast<Clock::duration>(
-              std::chrono::duration<double>(seconds)) -
-          std::chrono::duration_cast<Clock::duration>(options.scrape_timeout_offset);
+    if (end != text.c_str() && std::isfinite(seconds) && seconds > 0 &&
+        seconds < 86400) {
+      const auto from_header = std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(seconds)) -
+                               std::chrono::duration_cast<Clock::duration>(
+                                   options.scrape_timeout_offset);
       budget = std::min(budget, from_header);
     }
   }
@@ -134,13 +148,16 @@ Clock::time_point ScrapeDeadline(Clock::time_point now, std::string_view header,
   return now + budget;
 }
 
-std::string LandingPage(const TargetStatus& s, const std::string& telemetry_path) {
+std::string LandingPage(const TargetStatus& s,
+                        const std::string& telemetry_path) {
   std::string html =
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>pgwarden"
-      "</title></head><body>\n<h1>pgwarden " PGWARDEN_VERSION "</h1>\n"
+      "</title></head><body>\n<h1>pgwarden " PGWARDEN_VERSION
+      "</h1>\n"
       "<p>PostgreSQL exporter for Prometheus (revision " PGWARDEN_REVISION
       ").</p>\n<ul>\n<li><a href=\"" +
-      HtmlEscape(telemetry_path) + "\">Metrics</a></li>\n"
+      HtmlEscape(telemetry_path) +
+      "\">Metrics</a></li>\n"
       "<li><a href=\"/healthz\">Health</a></li>\n</ul>\n<h2>Target</h2>\n<p>" +
       HtmlEscape(s.target) + "</p>\n<p>Status: ";
   if (!s.ever_connected) {
@@ -151,19 +168,19 @@ std::string LandingPage(const TargetStatus& s, const std::string& telemetry_path
   }
   html += "</p>\n";
   if (!s.last_error.empty()) {
-    html += "<p>Last error: <code>" + HtmlEscape(s.last_error) + "</code></p>\n";
+    html +=
+        "<p>Last error: <code>" + HtmlEscape(s.last_error) + "</code></p>\n";
   }
   html += "<h2>Collectors</h2>\n<ul>\n";
   for (const auto& c : s.collectors) html += "<li>" + HtmlEscape(c) + "</li>\n";
   html += "</ul>\n";
-  if (s.pgss_wanted && s.ever_connected && !s.pgss_available) {
-    html +=
-        "<h2>pg_stat_statements is not available</h2>\n"
-        "<p>The stat_statements collector emits only "
-        "<code>pg_stat_statements_available 0</code>. To enable it:</p>\n"
-        "<pre>ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements';"
-        "  -- then restart PostgreSQL\nCREATE EXTENSION pg_stat_statements;"
-        "</pre>\n";
+  if (!s.notices.empty()) {
+    html += "<h2>Notices</h2>\n<ul>\n";
+    for (const auto& [collector, notice] : s.notices) {
+      html += "<li><b>" + HtmlEscape(collector) +
+              "</b>: " + HtmlEscape(notice) + "</li>\n";
+    }
+    html += "</ul>\n";
   }
   html += "</body></html>\n";
   return html;
@@ -182,10 +199,15 @@ HttpServer::HttpServer(HttpOptions options, HttpHandlers handlers)
   impl_->options = std::move(options);
   impl_->handlers = std::move(handlers);
   const std::vector<std::string> civet_options = {
-      "listening_ports", CivetPorts(impl_->options.listen_address),
-      "num_threads", std::to_string(impl_->options.threads),
-      "request_timeout_ms", "60000",
-      "enable_keep_alive", "yes",
+      "listening_ports",
+      CivetPorts(impl_->options.listen_address),
+      "num_threads",
+      std::to_string(impl_->options.threads),
+      "request_timeout_ms",
+      "60000",
+      // Every response says "Connection: close" (see Send).
+      "enable_keep_alive",
+      "no",
   };
   try {
     impl_->server = std::make_unique<CivetServer>(civet_options);
@@ -197,9 +219,11 @@ HttpServer::HttpServer(HttpOptions options, HttpHandlers handlers)
     throw std::runtime_error("cannot listen on \"" +
                              impl_->options.listen_address + "\"");
   }
-  impl_->metrics = std::make_unique<MetricsHandler>(impl_->options, impl_->handlers);
+  impl_->metrics =
+      std::make_unique<MetricsHandler>(impl_->options, impl_->handlers);
   impl_->root = std::make_unique<RootHandler>(impl_->options, impl_->handlers);
-  impl_->server->addHandler(impl_->options.telemetry_path, impl_->metrics.get());
+  impl_->server->addHandler(impl_->options.telemetry_path,
+                            impl_->metrics.get());
   impl_->server->addHandler("/", impl_->root.get());
 }
 

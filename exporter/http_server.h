@@ -8,13 +8,13 @@
 #include <vector>
 
 #include "exporter/database.h"
-#include "exporter/engine.h"
 #include "exporter/metrics.h"
+#include "exporter/target.h"
 
 namespace pgwarden {
 
 struct HttpOptions {
-  std::string listen_address = ":9187";   // [host]:port; port 0 = ephemeral
+  std::string listen_address = ":9187";  // [host]:port; port 0 = ephemeral
   std::string telemetry_path = "/metrics";
   std::chrono::milliseconds scrape_timeout{10000};
   // Subtracted from Prometheus' X-Prometheus-Scrape-Timeout-Seconds so the

@@ -11,7 +11,7 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 bool SetLogLevel(std::string_view name);
 
 // Writes one logfmt line to stderr: ts=... level=... msg="...". Thread-safe.
-// Callers must never pass a password: log a RedactedDsn, not the DSN.
+// Callers must never pass a password: log Dsn::Redacted(), never the DSN.
 void Log(LogLevel level, std::string_view message);
 
 }  // namespace pgwarden

@@ -7,13 +7,17 @@
 #include <cstring>
 #include <iostream>
 
-#include "exporter/engine.h"
+#include "exporter/args.h"
+#include "exporter/config.h"
 #include "exporter/flags.h"
 #include "exporter/http_server.h"
 #include "exporter/log.h"
 #include "exporter/session.h"
+#include "exporter/target.h"
 
 namespace {
+
+using namespace pgwarden;
 
 constexpr int kUsageError = 2;
 
@@ -23,30 +27,42 @@ int Fail(const std::string& reason) {
 }
 
 // The built-in collectors the flags enable, then the custom queries.
-std::vector<std::unique_ptr<pgwarden::Collector>> AllCollectors(
-    const pgwarden::Config& config) {
+std::vector<std::unique_ptr<Collector>> AllCollectors(const Config& config) {
   auto collectors =
-      pgwarden::CreateCollectors(config.collectors, config.collector_options);
+      CreateCollectors(config.collectors, config.collector_options);
   for (const auto& q : config.custom_queries) {
     collectors.push_back(
-        pgwarden::NewCustomCollector(q, config.collector_options.legacy_names));
+        NewCustomCollector(q, config.collector_options.legacy_names));
   }
   return collectors;
 }
 
-int PrintQueries(const pgwarden::Config& config) {
-  using namespace pgwarden;
+// The target the flags describe, connected through libpq.
+std::unique_ptr<Target> NewTarget(const Config& config) {
+  TargetOptions options = config.target;
+  options.databases.open = [dsn = config.dsn](const std::string& dbname) {
+    Dsn other = dsn;
+    other.Set("dbname", dbname);
+    return NewPostgresDatabase(other);
+  };
+  return std::make_unique<Target>(config.dsn.Redacted(),
+                                  NewPostgresDatabase(config.dsn),
+                                  AllCollectors(config), std::move(options));
+}
+
+int PrintQueries(const Config& config) {
   auto database = NewPostgresDatabase(config.dsn);
   ServerInfo server;
   try {
-    server = database->Prepare(Clock::now() + std::chrono::seconds(30));
+    server = database->Open(Clock::now() + std::chrono::seconds(30));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "pgwarden: %s\n", e.what());
     return 1;
   }
   for (const auto& c : AllCollectors(config)) {
     const std::string sql = c->Query(server);
-    std::cout << "-- " << c->Name() << "\n" << (sql.empty() ? "-- (nothing to ask)" : sql)
+    std::cout << "-- " << c->Name() << "\n"
+              << (sql.empty() ? "-- (nothing to ask)" : sql)
               << (sql.empty() ? "\n" : ";\n");
   }
   return 0;
@@ -55,38 +71,30 @@ int PrintQueries(const pgwarden::Config& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace pgwarden;
   // glibc gives each thread that allocates its own arena (up to 8 per core),
   // which would make a small exporter's resident memory grow with every
   // HTTP and collection thread. Two arenas are plenty here.
   mallopt(M_ARENA_MAX, 2);
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-help" || arg == "-h" || arg == "--helpfull") {
-      std::cout << HelpText();
-      return 0;
-    }
-    if (arg == "--version" || arg == "-version") {
-      std::cout << "pgwarden " PGWARDEN_VERSION " (revision " PGWARDEN_REVISION ")\n";
-      return 0;
-    }
+  const Args args = ParseArgs(argc, argv);
+  if (args.action == Args::Action::kHelp) {
+    std::cout << HelpText();
+    return 0;
   }
-  if (std::string reason = CheckArgs(argc, argv); !reason.empty()) {
-    return Fail(reason);
+  if (args.action == Args::Action::kVersion) {
+    std::cout << "pgwarden " PGWARDEN_VERSION " (revision " PGWARDEN_REVISION
+                 ")\n";
+    return 0;
   }
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
-  if (argc > 1) return Fail(std::string("unexpected argument \"") + argv[1] + "\"");
+  if (!args.error.empty()) return Fail(args.error);
   if (!SetLogLevel(FLAGS_log_level)) {
     return Fail("invalid --log_level \"" + FLAGS_log_level + "\"");
   }
-
   Config config;
   try {
     config = LoadConfig();
   } catch (const std::exception& e) {
     return Fail(e.what());
   }
-
   if (FLAGS_print_queries) return PrintQueries(config);
 
   // Signals are taken by sigwait below; block them before any thread starts
@@ -99,21 +107,12 @@ int main(int argc, char** argv) {
   // A client that goes away mid-response must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
 
-  const std::string target = config.dsn.Redacted();
-  EngineOptions engine_options = config.engine;
-  engine_options.open_database = [dsn = config.dsn](const std::string& dbname) {
-    Dsn other = dsn;
-    other.Set("dbname", dbname);
-    return NewPostgresDatabase(other);
-  };
-  Engine engine(target, NewPostgresDatabase(config.dsn), AllCollectors(config),
-                engine_options);
+  std::unique_ptr<Target> target = NewTarget(config);
   HttpHandlers handlers;
-  handlers.scrape = [&engine](Clock::time_point deadline) {
-    return engine.Collect(deadline);
+  handlers.scrape = [&target](Clock::time_point deadline) {
+    return target->Scrape(deadline);
   };
-  handlers.status = [&engine] { return engine.Status(); };
-
+  handlers.status = [&target] { return target->Status(); };
   std::unique_ptr<HttpServer> server;
   try {
     server = std::make_unique<HttpServer>(config.http, handlers);
@@ -121,17 +120,22 @@ int main(int argc, char** argv) {
     return Fail(e.what());
   }
   std::string collectors;
-  for (const auto& c : config.collectors) collectors += (collectors.empty() ? "" : ",") + c;
-  for (const auto& q : config.custom_queries) collectors += "," + q.name;
+  for (const auto& name : target->Status().collectors) {
+    collectors += (collectors.empty() ? "" : ",") + name;
+  }
   std::string ports;
-  for (int p : server->Ports()) ports += (ports.empty() ? "" : ",") + std::to_string(p);
-  Log(LogLevel::kInfo, "pgwarden " PGWARDEN_VERSION " listening on port " + ports +
-                           " path " + config.http.telemetry_path + "; target " +
-                           target + "; collectors " + collectors);
+  for (int p : server->Ports()) {
+    ports += (ports.empty() ? "" : ",") + std::to_string(p);
+  }
+  Log(LogLevel::kInfo, "pgwarden " PGWARDEN_VERSION " listening on port " +
+                           ports + " path " + config.http.telemetry_path +
+                           "; target " + config.dsn.Redacted() +
+                           "; collectors " + collectors);
 
   int sig = 0;
   sigwait(&signals, &sig);
-  Log(LogLevel::kInfo, std::string("received ") + strsignal(sig) + ", shutting down");
+  Log(LogLevel::kInfo,
+      std::string("received ") + strsignal(sig) + ", shutting down");
   server.reset();
   return 0;
 }

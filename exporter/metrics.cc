@@ -37,7 +37,8 @@ FamilyBuilder& FamilyBuilder::Add(const Labels& labels, double value) {
 }
 
 void FamilyBuilder::AddDistinct(const std::vector<std::string>& names,
-                                const std::vector<std::string>& values, double value) {
+                                const std::vector<std::string>& values,
+                                double value) {
   family_.metric.emplace_back();
   prometheus::ClientMetric& metric = family_.metric.back();
   const size_t n = std::min(names.size(), values.size());
@@ -49,7 +50,8 @@ void FamilyBuilder::AddDistinct(const std::vector<std::string>& names,
   SetValue(metric, value);
 }
 
-void FamilyBuilder::SetValue(prometheus::ClientMetric& metric, double value) const {
+void FamilyBuilder::SetValue(prometheus::ClientMetric& metric,
+                             double value) const {
   switch (family_.type) {
     case prometheus::MetricType::Counter:
       metric.counter.value = value;
@@ -101,7 +103,8 @@ bool IsAscii(std::string_view s) {
 std::vector<std::string> SanitizedKey(const std::vector<std::string>& key) {
   std::vector<std::string> out(key);
   for (auto& v : out) {
-    if (v.size() > kMaxLabelValueBytes || !IsAscii(v)) v = SanitizeLabelValue(v);
+    if (v.size() > kMaxLabelValueBytes || !IsAscii(v))
+      v = SanitizeLabelValue(v);
   }
   return out;
 }
@@ -128,7 +131,8 @@ void Aggregate::EmitTo(FamilyBuilder& family,
                        const std::vector<std::string>& label_names) const {
   // Keys are sanitized and unique already.
   family.family_.metric.reserve(family.family_.metric.size() + values_.size());
-  for (const auto& [key, value] : values_) family.AddDistinct(label_names, key, value);
+  for (const auto& [key, value] : values_)
+    family.AddDistinct(label_names, key, value);
 }
 
 namespace {
@@ -144,12 +148,12 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
     len = 2;
   } else if (c >= 0xE0 && c <= 0xEF) {
     len = 3;
-    if (c == 0xE0) min_second = 0xA0;   // overlong
-    if (c == 0xED) max_second = 0x9F;   // surrogates
+    if (c == 0xE0) min_second = 0xA0;  // overlong
+    if (c == 0xED) max_second = 0x9F;  // surrogates
   } else if (c >= 0xF0 && c <= 0xF4) {
     len = 4;
-    if (c == 0xF0) min_second = 0x90;   // overlong
-    if (c == 0xF4) max_second = 0x8F;   // > U+10FFFF
+    if (c == 0xF0) min_second = 0x90;  // overlong
+    if (c == 0xF4) max_second = 0x8F;  // > U+10FFFF
   } else {
     return 0;
   }
@@ -163,9 +167,9 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 
 }  // namespace
 
-
 std::string SanitizeLabelValue(std::string_view value) {
-  if (value.size() <= kMaxLabelValueBytes && IsAscii(value)) return std::string(value);
+  if (value.size() <= kMaxLabelValueBytes && IsAscii(value))
+    return std::string(value);
   static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
   static constexpr std::string_view kEllipsis = "...";
   // Idempotent: a value that is already valid and short enough comes back
@@ -178,7 +182,8 @@ std::string SanitizeLabelValue(std::string_view value) {
     const size_t len = Utf8SequenceLength(value, i);
     out.append(len ? value.substr(i, len) : kReplacement);
     i += len ? len : 1;
-    if (out.size() <= kMaxLabelValueBytes - kEllipsis.size()) last_fit = out.size();
+    if (out.size() <= kMaxLabelValueBytes - kEllipsis.size())
+      last_fit = out.size();
   }
   if (i < value.size() || out.size() > kMaxLabelValueBytes) {
     out.resize(last_fit);
@@ -234,6 +239,18 @@ std::string SanitizeNameFragment(std::string_view text) {
     out.insert(out.begin(), '_');
   }
   return out;
+}
+
+double SampleValue(prometheus::MetricType type,
+                   const prometheus::ClientMetric& m) {
+  switch (type) {
+    case prometheus::MetricType::Counter:
+      return m.counter.value;
+    case prometheus::MetricType::Gauge:
+      return m.gauge.value;
+    default:
+      return m.untyped.value;
+  }
 }
 
 }  // namespace pgwarden

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <prometheus/metric_family.h>
+
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -7,8 +9,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <prometheus/metric_family.h>
 
 namespace pgwarden {
 
@@ -34,12 +34,12 @@ inline constexpr size_t kMaxLabelValueBytes = 1024;
 // invalid exposition output.
 class FamilyBuilder {
  public:
-  FamilyBuilder(std::string name, std::string help, prometheus::MetricType type);
+  FamilyBuilder(std::string name, std::string help,
+                prometheus::MetricType type);
 
   FamilyBuilder& Add(const Labels& labels, double value);
   FamilyBuilder& Add(double value) { return Add(Labels{}, value); }
 
-  bool empty() const { return family_.metric.empty(); }
   // Moves the family into `out` unless it has no samples.
   void MoveTo(std::vector<prometheus::MetricFamily>& out);
   // Moves the family into `out` even when empty (it then prints HELP/TYPE).
@@ -92,6 +92,10 @@ std::string SanitizeNameFragment(std::string_view text);
 // compatibility, are emitted untyped: that lint exempts untyped families,
 // and PromQL does not look at the type.
 bool HasReservedSuffix(std::string_view name);
+
+// The value of sample `m` of a family of `type` (counter, gauge, untyped).
+double SampleValue(prometheus::MetricType type,
+                   const prometheus::ClientMetric& m);
 
 // Gauge 1.0/0.0 for a boolean.
 inline double Bool(bool b) { return b ? 1.0 : 0.0; }

@@ -15,7 +15,8 @@ class Rows {
   using Row = std::vector<Cell>;
 
   Rows() = default;
-  explicit Rows(std::vector<std::string> columns) : columns_(std::move(columns)) {}
+  explicit Rows(std::vector<std::string> columns)
+      : columns_(std::move(columns)) {}
 
   // Appends a row; it must have one cell per column.
   void Add(Row row);
@@ -32,7 +33,6 @@ class Rows {
   bool operator==(const Rows& other) const {
     return columns_ == other.columns_ && rows_ == other.rows_;
   }
-  bool operator!=(const Rows& other) const { return !(*this == other); }
 
  private:
   std::vector<std::string> columns_;

@@ -1,21 +1,15 @@
 #include "exporter/session.h"
 
-#include <libpq-fe.h>
-#include <poll.h>
-
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <optional>
-#include <memory>
-#include <pqxx/pqxx>
 #include <stdexcept>
-#include <thread>
 #include <unordered_map>
 
 #include "exporter/log.h"
+#include "exporter/pg_connection.h"
+#include "exporter/strings.h"
 
 namespace pgwarden {
 namespace {
@@ -26,348 +20,267 @@ constexpr auto kServerInfoRefresh = std::chrono::seconds(60);
 // After a cancel request, how long to wait for the server to answer before
 // the connection is given up (a frozen server never answers).
 constexpr auto kCancelGrace = std::chrono::milliseconds(300);
+// Same sync segment as the statement, so the same implicit transaction: the
+// setting holds for that statement only.
+constexpr char kSetStatementTimeout[] =
+    "SELECT set_config('statement_timeout', $1, true)";
 
-constexpr char kServerInfoQuery[] = R"sql(
-SELECT current_setting('server_version_num')::int AS version_num,
-       current_setting('server_version') AS version,
-       pg_is_in_recovery() AS in_recovery,
-       current_database() AS database,
-       (SELECT n.nspname FROM pg_extension e
-          JOIN pg_namespace n ON n.oid = e.extnamespace
-        WHERE e.extname = 'pg_stat_statements') AS pgss_schema,
-       (SELECT extversion FROM pg_extension
-        WHERE extname = 'pg_stat_statements') AS pgss_version,
-       coalesce((SELECT 'pg_stat_statements' = ANY(string_to_array(
-                    replace(setting, ' ', ''), ','))
-                 FROM pg_settings WHERE name = 'shared_preload_libraries'),
-                true) AS pgss_preloaded)sql";
+using Result = PgConnection::Result;
 
-// libpqxx keeps its PGconn private. A connection policy sees the handle as
-// the connection is made; this one hands it to the constructing thread.
-thread_local pqxx::connectionpolicy::handle captured_handle = nullptr;
+// 0A000: "cached plan must not change result type"; 26000: the prepared
+// statement does not exist (discarded by a connection pooler).
+bool MustReprepare(const std::string& sqlstate) {
+  return sqlstate == "0A000" || sqlstate == "26000";
+}
 
-class CapturingPolicy : public pqxx::connect_direct {
- public:
-  explicit CapturingPolicy(const std::string& options)
-      : pqxx::connect_direct(options) {}
-  handle do_startconnect(handle orig) override {
-    handle h = pqxx::connect_direct::do_startconnect(orig);
-    captured_handle = h;
-    return h;
-  }
+QueryResult Failed(std::string why) {
+  QueryResult r;
+  r.error = std::move(why);
+  return r;
+}
+
+// How one statement went into the pipeline.
+struct Sent {
+  std::string name;        // its prepared statement
+  bool preparing = false;  // its Prepare is in the same sync segment
 };
-using Connection = pqxx::basic_connection_base<CapturingPolicy>;
 
-// "1.10" -> 11000.
-int ParseExtensionVersion(const std::string& text) {
-  int major = 0, minor = 0;
-  if (std::sscanf(text.c_str(), "%d.%d", &major, &minor) < 1) return 0;
-  return major * 10000 + minor * 100;
-}
+// The results of one sync segment (Prepare, set_config, Execute), folded
+// into the statement's QueryResult.
+class Segment {
+ public:
+  explicit Segment(bool preparing) : preparing_(preparing) {}
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-Rows ToRows(const PGresult* res) {
-  const int ncols = PQnfields(res);
-  std::vector<std::string> columns;
-  columns.reserve(static_cast<size_t>(ncols));
-  for (int c = 0; c < ncols; ++c) columns.emplace_back(PQfname(res, c));
-  Rows rows(std::move(columns));
-  const int nrows = PQntuples(res);
-  for (int r = 0; r < nrows; ++r) {
-    Rows::Row row;
-    row.reserve(static_cast<size_t>(ncols));
-    for (int c = 0; c < ncols; ++c) {
-      if (PQgetisnull(res, r, c)) {
-        row.emplace_back(std::nullopt);
-      } else {
-        row.emplace_back(std::string(PQgetvalue(res, r, c),
-                                     static_cast<size_t>(PQgetlength(res, r, c))));
-      }
+  void Add(Result r, bool cancelled) {
+    if (r.kind == Result::Kind::kEndOfCommand) return;
+    if (preparing_ && first_) prepare_ok_ = r.kind == Result::Kind::kCommandOk;
+    first_ = false;
+    if (r.kind == Result::Kind::kRows) {
+      result_.rows = std::move(r.rows);
+      have_rows_ = true;
+    } else if (r.kind == Result::Kind::kError && sqlstate_.empty()) {
+      sqlstate_ = r.sqlstate.empty() ? "?" : r.sqlstate;
+      result_.error = cancelled && r.sqlstate == "57014"
+                          ? "deadline exceeded (query cancelled)"
+                          : r.message;
     }
-    rows.Add(std::move(row));
+    // kCommandOk (the Prepare) and kAborted (an Execute after a failed
+    // Prepare) carry nothing more.
   }
-  return rows;
-}
 
-using ResultPtr = std::unique_ptr<PGresult, void (*)(PGresult*)>;
+  bool prepare_ok() const { return prepare_ok_; }
+  const std::string& sqlstate() const { return sqlstate_; }
+
+  QueryResult Take() {
+    const bool failed = !sqlstate_.empty();
+    result_.ok = have_rows_ && !failed;
+    if (!have_rows_ && !failed) result_.error = "no result";
+    return std::move(result_);
+  }
+
+ private:
+  const bool preparing_;
+  QueryResult result_;
+  bool first_ = true;
+  bool prepare_ok_ = false;
+  bool have_rows_ = false;
+  std::string sqlstate_;  // of the first error; "" while there is none
+};
 
 class PostgresDatabase final : public Database {
  public:
   explicit PostgresDatabase(Dsn dsn)
-      : connection_string_(dsn.ConnectionString()),
+      : conninfo_(dsn.ConnectionString()),
         redacted_(dsn.Redacted()),
-        base_connect_timeout_(std::max(2, std::atoi(dsn.Get("connect_timeout").c_str()))) {}
+        connect_timeout_(std::chrono::seconds(
+            std::max(2, std::atoi(dsn.Get("connect_timeout").c_str())))) {}
 
-  ~PostgresDatabase() override { Drop(); }
-
-  ServerInfo Prepare(Clock::time_point deadline) override {
+  ServerInfo Open(Clock::time_point deadline) override {
     if (!conn_) Connect(deadline);
-    if (!info_valid_ || Clock::now() - info_read_ >= kServerInfoRefresh) {
-      ReadServerInfo(deadline);
+    if (!info_read_ || Clock::now() - *info_read_ >= kServerInfoRefresh) {
+      RefreshServerInfo(deadline);
     }
     return info_;
   }
 
-  bool Run(const std::vector<std::string>& queries, const std::vector<int>& timeouts_ms,
-           Clock::time_point deadline,
+  bool Run(const std::vector<Statement>& statements, Clock::time_point deadline,
            const std::function<void(size_t, QueryResult)>& on_result) override {
-    if (queries.empty()) return true;
-    if (!pg_) {
-      for (size_t i = 0; i < queries.size(); ++i) on_result(i, Failed("not connected"));
+    if (statements.empty()) return true;
+    if (!conn_) {
+      for (size_t i = 0; i < statements.size(); ++i) {
+        on_result(i, Failed("not connected"));
+      }
       return false;
     }
-    if (PQenterPipelineMode(pg_) != 1) return Lost(queries.size(), 0, on_result);
-    // Statements are prepared once per connection: the server then plans
-    // each collector's query once instead of on every scrape. A query's
-    // Prepare and Execute share one sync segment, so a failed Prepare
-    // aborts only its own Execute.
-    std::vector<std::string> names(queries.size());
-    std::vector<bool> preparing(queries.size(), false);
-    for (size_t i = 0; i < queries.size(); ++i) {
-      auto it = prepared_.find(queries[i]);
-      if (it == prepared_.end()) {
-        names[i] = "pgwarden_" + std::to_string(++statement_counter_);
-        preparing[i] = true;
-        if (PQsendPrepare(pg_, names[i].c_str(), queries[i].c_str(), 0, nullptr) != 1) {
-          return Lost(queries.size(), 0, on_result);
-        }
-      } else {
-        names[i] = it->second;
-      }
-      if (i < timeouts_ms.size() && timeouts_ms[i] > 0) {
-        // Same sync segment, same implicit transaction: the setting holds
-        // for this query only.
-        const std::string ms = std::to_string(timeouts_ms[i]);
-        const char* values[] = {ms.c_str()};
-        if (PQsendQueryParams(pg_, "SELECT set_config('statement_timeout', $1, true)", 1,
-                              nullptr, values, nullptr, nullptr, 0) != 1) {
-          return Lost(queries.size(), 0, on_result);
-        }
-      }
-      if (PQsendQueryPrepared(pg_, names[i].c_str(), 0, nullptr, nullptr, nullptr, 0) != 1 ||
-          PQpipelineSync(pg_) != 1) {
-        return Lost(queries.size(), 0, on_result);
+    std::vector<Sent> sent;
+    const size_t deallocations = stale_.size();
+    if (!Send(statements, sent)) return Lost(statements.size(), 0, on_result);
+    for (size_t k = 0; k < deallocations; ++k) {
+      Segment ignored(false);
+      if (ReadSegment(deadline, ignored) != Read::kSynced) {
+        return Lost(statements.size(), 0, on_result);
       }
     }
-    if (PQflush(pg_) != 0) return Lost(queries.size(), 0, on_result);
-
     auto last = Clock::now();
-    for (size_t i = 0; i < queries.size(); ++i) {
-      // Each query yields its results (the Prepare's, if sent, then the
-      // Execute's), each followed by NULL, then the sync marker. A query
-      // still running at the deadline is cancelled; if the server does not
-      // answer within the grace period the connection is abandoned.
-      QueryResult result;
-      bool have_rows = false, have_error = false, cancel_sent = false;
-      bool first_result = true, prepare_ok = false;
-      std::string error_state;
-      Clock::time_point wait_until = deadline;
-      while (true) {
-        const Wait w = WaitReadable(wait_until);
-        if (w == Wait::kBroken) return Lost(queries.size(), i, on_result);
-        if (w == Wait::kTimeout) {
-          if (cancel_sent) {
-            Log(LogLevel::kWarn, "server did not answer a cancel request in " +
-                                     std::to_string(kCancelGrace.count()) +
-                                     "ms; dropping the connection to " + redacted_);
-            return Lost(queries.size(), i, on_result, "deadline exceeded");
-          }
-          SendCancel();
-          cancel_sent = true;
-          wait_until = std::max(deadline, Clock::now()) + kCancelGrace;
-          continue;
-        }
-        ResultPtr res(PQgetResult(pg_), PQclear);
-        if (!res) continue;  // end of one command's results
-        const ExecStatusType status = PQresultStatus(res.get());
-        if (status == PGRES_PIPELINE_SYNC) break;
-        if (preparing[i] && first_result) prepare_ok = status == PGRES_COMMAND_OK;
-        first_result = false;
-        if (status == PGRES_TUPLES_OK) {
-          result.rows = ToRows(res.get());
-          have_rows = true;
-        } else if (status == PGRES_FATAL_ERROR && !have_error) {
-          have_error = true;
-          const char* state = PQresultErrorField(res.get(), PG_DIAG_SQLSTATE);
-          error_state = state ? state : "";
-          result.error = Trim(PQresultErrorMessage(res.get()));
-          if (cancel_sent && error_state == "57014") {
-            result.error = "deadline exceeded (query cancelled)";
-          }
-        }
-        // PGRES_COMMAND_OK (the Prepare) and PGRES_PIPELINE_ABORTED (an
-        // Execute after a failed Prepare) carry nothing more.
+    for (size_t i = 0; i < statements.size(); ++i) {
+      Segment segment(sent[i].preparing);
+      const Read read = ReadSegment(deadline, segment);
+      if (read != Read::kSynced) {
+        return Lost(statements.size(), i, on_result,
+                    read == Read::kAbandoned ? "deadline exceeded" : "");
       }
-      if (preparing[i] && prepare_ok) prepared_.emplace(queries[i], names[i]);
-      if (!preparing[i] && have_error && MustReprepare(error_state)) {
-        // The statement no longer fits (e.g. a view changed its columns) or
-        // a pooler discarded it: prepare anew next time.
-        stale_.push_back(names[i]);
-        prepared_.erase(queries[i]);
-      }
-      result.ok = have_rows && !have_error;
-      if (!have_rows && !have_error) result.error = "no result";
+      Remember(statements[i].sql, sent[i], segment);
+      QueryResult result = segment.Take();
       const auto now = Clock::now();
       result.seconds = std::chrono::duration<double>(now - last).count();
       last = now;
       on_result(i, std::move(result));
     }
-    if (PQexitPipelineMode(pg_) != 1) {
+    if (!conn_->ExitPipeline()) {
       Drop();
       return false;
     }
-    DeallocateStale();
     return true;
   }
 
   uint64_t ConnectionsOpened() const override { return opened_; }
 
  private:
-  enum class Wait { kReady, kTimeout, kBroken };
+  enum class Read { kSynced, kBroken, kAbandoned };
 
-  // 0A000: "cached plan must not change result type"; 26000: the prepared
-  // statement does not exist (discarded by a connection pooler).
-  static bool MustReprepare(const std::string& state) {
-    return state == "0A000" || state == "26000";
-  }
-
-  // Frees statements that can no longer be used; best effort, outside
-  // pipeline mode, bounded by the statement timeout of the session.
-  void DeallocateStale() {
+  // Queues, in one pipeline: the deallocation of stale statements, then for
+  // each statement its Prepare (first use on this connection), its
+  // statement_timeout and its Execute, each statement in its own sync
+  // segment. False when the connection broke.
+  bool Send(const std::vector<Statement>& statements, std::vector<Sent>& sent) {
+    if (!conn_->EnterPipeline()) return false;
     for (const std::string& name : stale_) {
-      PQclear(PQexec(pg_, ("DEALLOCATE " + name).c_str()));
+      if (!conn_->SendQuery("DEALLOCATE " + QuoteIdent(name)) ||
+          !conn_->SendSync()) {
+        return false;
+      }
     }
     stale_.clear();
+    for (const Statement& s : statements) {
+      Sent& out = sent.emplace_back();
+      auto it = prepared_.find(s.sql);
+      out.preparing = it == prepared_.end();
+      out.name = out.preparing ? "pgwarden_" + std::to_string(++statements_)
+                               : it->second;
+      if ((out.preparing && !conn_->SendPrepare(out.name, s.sql)) ||
+          (s.timeout_ms > 0 &&
+           !conn_->SendQuery(kSetStatementTimeout,
+                             {std::to_string(s.timeout_ms)})) ||
+          !conn_->SendExecutePrepared(out.name) || !conn_->SendSync()) {
+        return false;
+      }
+    }
+    return conn_->Flush();
   }
 
-  static QueryResult Failed(std::string why) {
-    QueryResult r;
-    r.error = std::move(why);
-    return r;
+  // Reads one sync segment into `segment`. A statement still running at the
+  // deadline is cancelled; if the server does not answer within
+  // kCancelGrace the connection is abandoned.
+  Read ReadSegment(Clock::time_point deadline, Segment& segment) {
+    Clock::time_point wait_until = deadline;
+    bool cancelled = false;
+    while (true) {
+      const PgConnection::Wait wait = conn_->WaitForResult(wait_until);
+      if (wait == PgConnection::Wait::kBroken) return Read::kBroken;
+      if (wait == PgConnection::Wait::kTimeout) {
+        if (cancelled) {
+          Log(LogLevel::kWarn, "server did not answer a cancel request in " +
+                                   std::to_string(kCancelGrace.count()) +
+                                   "ms; dropping the connection to " +
+                                   redacted_);
+          return Read::kAbandoned;
+        }
+        conn_->RequestCancel(cancel_in_flight_);
+        cancelled = true;
+        wait_until = std::max(deadline, Clock::now()) + kCancelGrace;
+        continue;
+      }
+      Result r = conn_->NextResult();
+      if (r.kind == Result::Kind::kSync) return Read::kSynced;
+      segment.Add(std::move(r), cancelled);
+    }
   }
 
-  // Reports queries [from, n) as failed and drops the connection.
+  // Keeps the statement prepared if its Prepare worked; forgets it when it
+  // no longer fits (a view changed its columns) or a pooler discarded it,
+  // so that it is prepared anew next time.
+  void Remember(const std::string& sql, const Sent& sent,
+                const Segment& segment) {
+    if (sent.preparing && segment.prepare_ok()) {
+      prepared_.emplace(sql, sent.name);
+    } else if (!sent.preparing && MustReprepare(segment.sqlstate())) {
+      stale_.push_back(sent.name);
+      prepared_.erase(sql);
+    }
+  }
+
+  // Reports statements [from, n) as failed and drops the connection.
   bool Lost(size_t n, size_t from,
             const std::function<void(size_t, QueryResult)>& on_result,
             std::string why = "") {
-    if (why.empty()) {
-      why = "connection lost: " + Trim(pg_ ? PQerrorMessage(pg_) : "");
-    }
+    if (why.empty()) why = "connection lost: " + conn_->LastError();
     Drop();
     for (size_t i = from; i < n; ++i) on_result(i, Failed(why));
     return false;
   }
 
-  // Consumes input until a result can be read without blocking.
-  Wait WaitReadable(Clock::time_point deadline) {
-    while (true) {
-      if (PQconsumeInput(pg_) != 1) return Wait::kBroken;
-      if (!PQisBusy(pg_)) return Wait::kReady;
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - Clock::now());
-      if (left.count() <= 0) return Wait::kTimeout;
-      pollfd pfd{PQsocket(pg_), POLLIN, 0};
-      const int n = poll(&pfd, 1, static_cast<int>(left.count()) + 1);
-      if (n < 0 && errno != EINTR) return Wait::kBroken;
-    }
-  }
-
-  // PQcancel opens a new connection to the postmaster and waits for it,
-  // which never returns while the server is frozen: run it on its own
-  // thread, at most one at a time per target.
-  void SendCancel() {
-    if (cancel_in_flight_->exchange(true)) return;
-    PGcancel* cancel = PQgetCancel(pg_);
-    if (!cancel) {
-      *cancel_in_flight_ = false;
-      return;
-    }
-    std::thread([cancel, flag = cancel_in_flight_] {
-      char err[256];
-      PQcancel(cancel, err, sizeof(err));
-      PQfreeCancel(cancel);
-      *flag = false;
-    }).detach();
-  }
-
   void Connect(Clock::time_point deadline) {
-    // libpq's connect_timeout (at least 2 s) bounds a server that accepts
-    // the TCP connection but never answers.
-    const auto left = std::chrono::duration_cast<std::chrono::seconds>(
-        deadline - Clock::now()).count();
-    const int timeout = static_cast<int>(std::clamp<long>(left, 2, base_connect_timeout_));
-    std::string conninfo = connection_string_ +
-                           " connect_timeout=" + std::to_string(timeout);
+    const auto until = std::min(deadline, Clock::now() + connect_timeout_);
     try {
-      captured_handle = nullptr;
-      conn_ = std::make_unique<Connection>(conninfo);
-      pg_ = captured_handle;
-      captured_handle = nullptr;
+      conn_ = PgConnection::Open(conninfo_, until);
     } catch (const std::exception& e) {
-      conn_.reset();
-      pg_ = nullptr;
       throw std::runtime_error("cannot connect to " + redacted_ + ": " +
-                               ScrubSecrets(Trim(e.what()), connection_string_));
-    }
-    if (!pg_ || PQstatus(pg_) != CONNECTION_OK) {
-      Drop();
-      throw std::runtime_error("cannot connect to " + redacted_);
+                               e.what());
     }
     ++opened_;
-    info_valid_ = false;
+    info_read_.reset();
     Log(LogLevel::kInfo, "connected to " + redacted_ + " (backend pid " +
-                             std::to_string(PQbackendPID(pg_)) + ")");
+                             std::to_string(conn_->BackendPid()) + ")");
   }
 
-  void ReadServerInfo(Clock::time_point deadline) {
+  void RefreshServerInfo(Clock::time_point deadline) {
     std::optional<QueryResult> got;
-    Run({kServerInfoQuery}, {}, deadline,
+    Run({{kServerInfoQuery}}, deadline,
         [&](size_t, QueryResult r) { got = std::move(r); });
-    if (!got || !got->ok || got->rows.size() != 1) {
-      const std::string why = got ? got->error : "no answer";
-      Drop();
-      throw std::runtime_error("cannot read server version from " + redacted_ +
-                               ": " + why);
+    std::string why = !got ? "no answer" : got->error;
+    if (got && got->ok) {
+      try {
+        info_ = ParseServerInfo(got->rows);
+        info_read_ = Clock::now();
+        return;
+      } catch (const std::exception& e) {
+        why = e.what();
+      }
     }
-    RowView row(got->rows, 0);
-    ServerInfo info;
-    info.version_num = static_cast<int>(row.NumberOr("version_num", 0));
-    info.version = row.Text("version");
-    info.in_recovery = row.NumberOr("in_recovery", 0) != 0;
-    info.database = row.Text("database");
-    info.pgss_schema = row.Text("pgss_schema");
-    info.pgss_version_num = ParseExtensionVersion(row.Text("pgss_version"));
-    info.pgss_available = row.Get("pgss_schema").has_value() &&
-                          row.NumberOr("pgss_preloaded", 0) != 0;
-    info_ = info;
-    info_read_ = Clock::now();
-    info_valid_ = true;
+    Drop();
+    throw std::runtime_error("cannot read server version from " + redacted_ +
+                             ": " + why);
   }
 
   void Drop() {
     prepared_.clear();
     stale_.clear();
-    pg_ = nullptr;
-    conn_.reset();  // closes the socket: the server ends our backend
+    conn_.reset();
   }
 
-  const std::string connection_string_;
+  const std::string conninfo_;  // contains the password: never log it
   const std::string redacted_;
-  const int base_connect_timeout_;
-  std::unique_ptr<Connection> conn_;
-  PGconn* pg_ = nullptr;  // owned by conn_
+  const Clock::duration connect_timeout_;
+  std::unique_ptr<PgConnection> conn_;
   ServerInfo info_;
-  Clock::time_point info_read_;
-  bool info_valid_ = false;
+  std::optional<Clock::time_point> info_read_;
   uint64_t opened_ = 0;
-  // Per connection: query text -> prepared statement name.
+  // Per connection: statement text -> prepared statement name.
   std::unordered_map<std::string, std::string> prepared_;
-  std::vector<std::string> stale_;
-  uint64_t statement_counter_ = 0;
+  std::vector<std::string> stale_;  // to deallocate in the next pipeline
+  uint64_t statements_ = 0;
+  // Across reconnects: a cancel request stuck on a frozen server is not
+  // joined by another.
   std::shared_ptr<std::atomic<bool>> cancel_in_flight_ =
       std::make_shared<std::atomic<bool>>(false);
 };

@@ -7,10 +7,12 @@
 
 namespace pgwarden {
 
-// The PostgreSQL Database: one persistent connection, opened by libpqxx
-// with the session settings in the startup packet, and queries sent in
-// libpq pipeline mode with a sync after each one, so a whole scrape is one
-// round trip. `dsn` must already carry the session settings.
+// The Database of a PostgreSQL server: one persistent connection
+// (exporter/pg_connection.h) opened with the session settings in its startup
+// packet. A Run's statements go out in libpq's pipeline mode with a sync
+// after each one, so a whole scrape is one round trip, and each statement is
+// prepared once per connection. `dsn` must already carry the session
+// settings (WithSessionSettings).
 std::unique_ptr<Database> NewPostgresDatabase(Dsn dsn);
 
 }  // namespace pgwarden

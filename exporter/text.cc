@@ -1,14 +1,13 @@
 #include "exporter/text.h"
 
-#include <memory>
-#include <mutex>
-#include <unordered_map>
-
 #include <zlib.h>
 
 #include <charconv>
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace pgwarden {
 
@@ -37,32 +36,36 @@ void AppendNumber(double v, std::string& out) {
 void AppendLabelValue(const std::string& value, std::string& out) {
   for (char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
 }
 
+}  // namespace
+
 const char* TypeName(prometheus::MetricType type) {
   switch (type) {
-    case prometheus::MetricType::Counter: return "counter";
-    case prometheus::MetricType::Gauge: return "gauge";
-    case prometheus::MetricType::Untyped: return "untyped";
-    default: throw std::invalid_argument("only counters, gauges and untyped are written");
+    case prometheus::MetricType::Counter:
+      return "counter";
+    case prometheus::MetricType::Gauge:
+      return "gauge";
+    case prometheus::MetricType::Untyped:
+      return "untyped";
+    default:
+      throw std::invalid_argument(
+          "only counters, gauges and untyped are written");
   }
 }
-
-double Value(prometheus::MetricType type, const prometheus::ClientMetric& m) {
-  switch (type) {
-    case prometheus::MetricType::Counter: return m.counter.value;
-    case prometheus::MetricType::Gauge: return m.gauge.value;
-    default: return m.untyped.value;
-  }
-}
-
-}  // namespace
 
 void AppendExposition(const Families& families, std::string& out) {
   for (const auto& f : families) {
@@ -89,7 +92,7 @@ void AppendExposition(const Families& families, std::string& out) {
         out += '}';
       }
       out += ' ';
-      AppendNumber(Value(f.type, m), out);
+      AppendNumber(SampleValue(f.type, m), out);
       out += '\n';
     }
   }
@@ -112,7 +115,8 @@ namespace {
 class PartTextCache {
  public:
   // The cached text of `part`, or null (then formats it, maybe caching it).
-  std::shared_ptr<const std::string> Get(const std::shared_ptr<const Families>& part) {
+  std::shared_ptr<const std::string> Get(
+      const std::shared_ptr<const Families>& part) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(part.get());
     if (it == entries_.end() || it->second.owner.lock() != part) {
@@ -170,7 +174,8 @@ std::string Gzip(std::string_view data) {
   z_stream zs{};
   // windowBits 15 + 16 selects the gzip wrapper; level 1 is the usual
   // exporter trade-off (most of the gain, little CPU).
-  if (deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
     throw std::runtime_error("deflateInit2 failed");
   }
   std::string out(deflateBound(&zs, static_cast<uLong>(data.size())), '\0');

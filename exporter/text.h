@@ -10,6 +10,10 @@ namespace pgwarden {
 inline constexpr char kExpositionContentType[] =
     "text/plain; version=0.0.4; charset=utf-8";
 
+// "counter", "gauge" or "untyped", as the TYPE line spells them. Throws
+// std::invalid_argument for the other types, which pgwarden never builds.
+const char* TypeName(prometheus::MetricType type);
+
 // Appends the Prometheus text exposition (format 0.0.4) of `families` to
 // `out`. Help text is written as stored (FamilyBuilder stores it escaped);
 // label values are escaped here. Gauges, counters and untyped families

@@ -11,6 +11,13 @@
 
 namespace pgwarden::testing {
 
+std::unique_ptr<Collector> NewCollector(const std::string& name,
+                                        const CollectorOptions& options) {
+  auto created = CreateCollectors({name}, options);
+  EXPECT_EQ(created.size(), 1u) << "no collector " << name;
+  return created.empty() ? nullptr : std::move(created[0]);
+}
+
 Rows MakeRows(std::vector<std::string> columns,
               std::vector<std::vector<std::string>> cells) {
   Rows rows(std::move(columns));
@@ -52,14 +59,6 @@ bool Matches(const prometheus::ClientMetric& m,
   return true;
 }
 
-double Value(const prometheus::MetricFamily& f, const prometheus::ClientMetric& m) {
-  switch (f.type) {
-    case prometheus::MetricType::Counter: return m.counter.value;
-    case prometheus::MetricType::Gauge: return m.gauge.value;
-    default: return m.untyped.value;
-  }
-}
-
 }  // namespace
 
 std::optional<double> Sample(const Families& families, const std::string& name,
@@ -69,10 +68,17 @@ std::optional<double> Sample(const Families& families, const std::string& name,
   std::optional<double> out;
   for (const auto& m : f->metric) {
     if (!Matches(m, labels)) continue;
-    EXPECT_FALSE(out.has_value()) << "more than one sample of " << name << " matches";
-    out = Value(*f, m);
+    EXPECT_FALSE(out.has_value())
+        << "more than one sample of " << name << " matches";
+    out = SampleValue(f->type, m);
   }
   return out;
+}
+
+std::optional<double> CollectorSuccess(const Families& families,
+                                       const std::string& collector) {
+  return Sample(families, "pg_scrape_collector_success",
+                {{"collector", collector}});
 }
 
 size_t SampleCount(const Families& families, const std::string& name) {
@@ -86,7 +92,7 @@ double SumSamples(const Families& families, const std::string& name,
   double sum = 0;
   if (!f) return 0;
   for (const auto& m : f->metric) {
-    if (Matches(m, labels)) sum += Value(*f, m);
+    if (Matches(m, labels)) sum += SampleValue(f->type, m);
   }
   return sum;
 }
@@ -134,7 +140,8 @@ int PromtoolCheck(const std::string& text, std::string* output) {
                           " > " + out_path + " 2>&1";
   const int status = system(cmd.c_str());
   std::ifstream out(out_path);
-  output->assign(std::istreambuf_iterator<char>(out), std::istreambuf_iterator<char>());
+  output->assign(std::istreambuf_iterator<char>(out),
+                 std::istreambuf_iterator<char>());
   std::remove(in_path);
   std::remove(out_path.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -166,7 +173,8 @@ std::vector<std::string> HostileStrings() {
   size_t pos = 0;
   while (pos < text.size()) {
     if (text.compare(pos, 11, "fake_metric") == 0) {
-      return ::testing::AssertionFailure() << "injected series at offset " << pos;
+      return ::testing::AssertionFailure()
+             << "injected series at offset " << pos;
     }
     pos = text.find('\n', pos);
     if (pos == std::string::npos) break;

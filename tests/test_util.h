@@ -1,11 +1,12 @@
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "collectors/collector.h"
 #include "exporter/metrics.h"
@@ -20,6 +21,10 @@ inline ServerInfo ServerAt(int version_num) {
   return server;
 }
 
+// The registered collector `name`, made with `options`.
+std::unique_ptr<Collector> NewCollector(const std::string& name,
+                                        const CollectorOptions& options = {});
+
 // Rows from a header and string cells; "\\N" marks NULL.
 Rows MakeRows(std::vector<std::string> columns,
               std::vector<std::vector<std::string>> cells);
@@ -29,8 +34,13 @@ const prometheus::MetricFamily* FindFamily(const Families& families,
 
 // The value of the sample in `name` whose labels include all of `labels`,
 // or std::nullopt. Fails the test if more than one sample matches.
-std::optional<double> Sample(const Families& families, const std::string& name,
-                             const std::map<std::string, std::string>& labels = {});
+std::optional<double> Sample(
+    const Families& families, const std::string& name,
+    const std::map<std::string, std::string>& labels = {});
+
+// pg_scrape_collector_success{collector="<collector>"}, or std::nullopt.
+std::optional<double> CollectorSuccess(const Families& families,
+                                       const std::string& collector);
 
 // Number of samples in the family (0 if absent).
 size_t SampleCount(const Families& families, const std::string& name);

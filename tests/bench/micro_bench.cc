@@ -12,34 +12,38 @@ namespace {
 Rows ActivityRows(int sessions) {
   std::vector<std::vector<std::string>> cells;
   for (int i = 0; i < sessions; ++i) {
-    cells.push_back({"session", "db" + std::to_string(i % 5), i % 3 ? "idle" : "active",
-                     "user" + std::to_string(i % 7), "app" + std::to_string(i),
-                     "client backend", "Client", "ClientRead", "1", "12.5", "3", "4", "0",
-                     "0", "0", "0"});
+    cells.push_back({"session", "db" + std::to_string(i % 5),
+                     i % 3 ? "idle" : "active", "user" + std::to_string(i % 7),
+                     "app" + std::to_string(i), "client backend", "Client",
+                     "ClientRead", "1", "12.5", "3", "4", "0", "0", "0", "0"});
   }
   for (int d = 0; d < 5; ++d) {
-    cells.push_back({"database", "db" + std::to_string(d), "\\N", "\\N", "\\N", "\\N", "\\N",
-                     "\\N", "0", "\\N", "\\N", "\\N", "\\N", "\\N", "\\N", "\\N"});
+    cells.push_back({"database", "db" + std::to_string(d), "\\N", "\\N", "\\N",
+                     "\\N", "\\N", "\\N", "0", "\\N", "\\N", "\\N", "\\N",
+                     "\\N", "\\N", "\\N"});
   }
   return testing::MakeRows(
-      {"kind", "datname", "state", "usename", "application_name", "backend_type",
-       "wait_event_type", "wait_event", "count", "max_tx_duration", "max_query_duration",
-       "max_state_duration", "long_0", "long_1", "long_2", "long_3"},
+      {"kind", "datname", "state", "usename", "application_name",
+       "backend_type", "wait_event_type", "wait_event", "count",
+       "max_tx_duration", "max_query_duration", "max_state_duration", "long_0",
+       "long_1", "long_2", "long_3"},
       cells);
 }
 
 Rows SettingsRows(int n) {
   std::vector<std::vector<std::string>> cells;
   for (int i = 0; i < n; ++i) {
-    cells.push_back({"setting_" + std::to_string(i), std::to_string(i * 8), i % 2 ? "kB" : "ms",
-                     "integer", "A setting used by the benchmark.", "f"});
+    cells.push_back({"setting_" + std::to_string(i), std::to_string(i * 8),
+                     i % 2 ? "kB" : "ms", "integer",
+                     "A setting used by the benchmark.", "f"});
   }
   return testing::MakeRows(
-      {"name", "setting", "unit", "vartype", "short_desc", "pending_restart"}, cells);
+      {"name", "setting", "unit", "vartype", "short_desc", "pending_restart"},
+      cells);
 }
 
 void BM_ParseActivity(benchmark::State& state) {
-  auto c = std::move(CreateCollectors({"activity"}, CollectorOptions{}).at(0));
+  auto c = testing::NewCollector("activity");
   const Rows rows = ActivityRows(static_cast<int>(state.range(0)));
   for (auto _ : state) {
     Families out;
@@ -50,7 +54,7 @@ void BM_ParseActivity(benchmark::State& state) {
 BENCHMARK(BM_ParseActivity)->Arg(10)->Arg(100)->Arg(1000);
 
 void BM_ParseSettings(benchmark::State& state) {
-  auto c = std::move(CreateCollectors({"settings"}, CollectorOptions{}).at(0));
+  auto c = testing::NewCollector("settings");
   const Rows rows = SettingsRows(350);
   for (auto _ : state) {
     Families out;
@@ -62,8 +66,10 @@ BENCHMARK(BM_ParseSettings);
 
 Families TypicalScrape() {
   Families out;
-  CreateCollectors({"activity"}, CollectorOptions{})[0]->Parse(ServerInfo{}, ActivityRows(100), out);
-  CreateCollectors({"settings"}, CollectorOptions{})[0]->Parse(ServerInfo{}, SettingsRows(350), out);
+  testing::NewCollector("activity")
+      ->Parse(ServerInfo{}, ActivityRows(100), out);
+  testing::NewCollector("settings")
+      ->Parse(ServerInfo{}, SettingsRows(350), out);
   return out;
 }
 
@@ -82,12 +88,14 @@ BENCHMARK(BM_Serialize);
 void BM_Gzip(benchmark::State& state) {
   const std::string text = Serialize(TypicalScrape());
   for (auto _ : state) benchmark::DoNotOptimize(Gzip(text));
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations() * text.size()));
 }
 BENCHMARK(BM_Gzip);
 
 void BM_SanitizeLabelValue(benchmark::State& state) {
-  const std::string value = "SELECT * FROM orders WHERE customer = $1 AND status <> $2";
+  const std::string value =
+      "SELECT * FROM orders WHERE customer = $1 AND status <> $2";
   for (auto _ : state) benchmark::DoNotOptimize(SanitizeLabelValue(value));
 }
 BENCHMARK(BM_SanitizeLabelValue);

@@ -4,24 +4,31 @@
 #include "collectors/collector.h"
 #include "tests/test_util.h"
 
-namespace pgwarden {
+namespace pgwarden::testing {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::MakeRows;
-using testing::Sample;
-using testing::SampleCount;
 
 std::unique_ptr<Collector> Make(std::vector<double> thresholds = {60, 300}) {
   CollectorOptions options;
   options.long_running_thresholds_seconds = std::move(thresholds);
-  return std::move(CreateCollectors({"activity"}, options).at(0));
+  return testing::NewCollector("activity", options);
 }
 
-const std::vector<std::string> kColumns = {
-    "kind", "datname", "state", "usename", "application_name", "backend_type",
-    "wait_event_type", "wait_event", "count", "max_tx_duration",
-    "max_query_duration", "max_state_duration", "long_0", "long_1"};
+const std::vector<std::string> kColumns = {"kind",
+                                           "datname",
+                                           "state",
+                                           "usename",
+                                           "application_name",
+                                           "backend_type",
+                                           "wait_event_type",
+                                           "wait_event",
+                                           "count",
+                                           "max_tx_duration",
+                                           "max_query_duration",
+                                           "max_state_duration",
+                                           "long_0",
+                                           "long_1"};
 
 TEST(ActivityCollectorTest, QueryHasOneColumnPerThreshold) {
   for (int version : {120000, 130000, 140000, 170000}) {
@@ -40,8 +47,8 @@ TEST(ActivityCollectorTest, QueryHasOneColumnPerThreshold) {
 TEST(ActivityCollectorTest, CountsAndZeroFillsPerDatabase) {
   const Rows rows = MakeRows(
       kColumns,
-      {{"session", "app", "active", "bob", "psql", "client backend", "", "", "2",
-        "75.5", "70", "70", "1", "0"},
+      {{"session", "app", "active", "bob", "psql", "client backend", "", "",
+        "2", "75.5", "70", "70", "1", "0"},
        {"session", "app", "active", "bob", "psql", "client backend", "Lock",
         "transactionid", "1", "400", "400", "10", "1", "1"},
        {"session", "app", "idle in transaction", "eve", "job", "client backend",
@@ -56,21 +63,31 @@ TEST(ActivityCollectorTest, CountsAndZeroFillsPerDatabase) {
   Make()->Parse(ServerInfo{}, rows, out);
 
   EXPECT_EQ(Sample(out, "pg_stat_activity_count",
-                   {{"datname", "app"}, {"state", "active"}, {"usename", "bob"},
+                   {{"datname", "app"},
+                    {"state", "active"},
+                    {"usename", "bob"},
                     {"wait_event", ""}}),
             2);
   EXPECT_EQ(Sample(out, "pg_stat_activity_count",
-                   {{"datname", "app"}, {"state", "active"}, {"wait_event", "transactionid"}}),
+                   {{"datname", "app"},
+                    {"state", "active"},
+                    {"wait_event", "transactionid"}}),
             1);
   // Zero-filled: every database gets the six states with empty labels.
   EXPECT_EQ(Sample(out, "pg_stat_activity_count",
                    {{"datname", "empty"}, {"state", "idle"}, {"usename", ""}}),
             0);
-  EXPECT_EQ(testing::SumSamples(out, "pg_stat_activity_count", {{"datname", "empty"}}), 0);
+  EXPECT_EQ(testing::SumSamples(out, "pg_stat_activity_count",
+                                {{"datname", "empty"}}),
+            0);
   // Background workers keep datname="".
-  EXPECT_EQ(Sample(out, "pg_stat_activity_count", {{"backend_type", "checkpointer"}}), 1);
+  EXPECT_EQ(
+      Sample(out, "pg_stat_activity_count", {{"backend_type", "checkpointer"}}),
+      1);
   EXPECT_EQ(Sample(out, "pg_stat_activity_max_tx_duration",
-                   {{"datname", "app"}, {"state", "idle in transaction"}, {"usename", "eve"}}),
+                   {{"datname", "app"},
+                    {"state", "idle in transaction"},
+                    {"usename", "eve"}}),
             900);
   // Max across label sets of one (datname, state).
   EXPECT_EQ(Sample(out, "pg_stat_activity_max_query_duration_seconds",
@@ -108,7 +125,8 @@ TEST(ActivityCollectorTest, HostileLabelTextStaysValid) {
   Families out;
   Make()->Parse(ServerInfo{}, MakeRows(kColumns, cells), out);
   EXPECT_EQ(Sample(out, "pg_stat_activity_count",
-                   {{"datname", "} 1\nfake_metric 1"}, {"state", "active"},
+                   {{"datname", "} 1\nfake_metric 1"},
+                    {"state", "active"},
                     {"usename", "} 1\nfake_metric 1"}}),
             1);
   EXPECT_TRUE(testing::ValidExposition(out));
@@ -121,4 +139,4 @@ TEST(ActivityCollectorTest, NoRowsGivesNoSeries) {
 }
 
 }  // namespace
-}  // namespace pgwarden
+}  // namespace pgwarden::testing

@@ -2,15 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+
 #include "tests/test_util.h"
 
-namespace pgwarden {
+namespace pgwarden::testing {
 namespace {
 
 using prometheus::MetricType;
-using testing::FindFamily;
-using testing::MakeRows;
-using testing::Sample;
 
 TEST(ColumnsTest, TypeForKeepsNamesLintClean) {
   EXPECT_EQ(TypeFor("pg_x_total", Kind::kCounter), MetricType::Counter);
@@ -59,5 +59,66 @@ TEST(ColumnsTest, LegacyNamesOnlyWhenAsked) {
   EXPECT_TRUE(testing::ValidExposition(legacy));
 }
 
+// Every table-driven collector, every row of its table: the column is in
+// its SQL on some supported version, and a value in that column comes out
+// under the metric's name, scaled, typed and labelled as the table says.
+TEST(ColumnCollectorsTest, EveryColumnOfEveryTableComesOut) {
+  int checked = 0;
+  for (const auto& r : RegisteredCollectors()) {
+    CollectorOptions options;
+    options.legacy_names = true;
+    auto collector = r.factory(options);
+    const auto* c = dynamic_cast<const ColumnCollector*>(collector.get());
+    if (!c) continue;
+    ++checked;
+    SCOPED_TRACE(r.name);
+    std::string all_sql;
+    ServerInfo newest;
+    for (int version :
+         {120000, 130000, 140000, 150000, 160000, 170000, 180000}) {
+      const std::string sql = c->Query(testing::ServerAt(version));
+      if (!sql.empty()) newest = testing::ServerAt(version);
+      all_sql += sql;
+    }
+    std::vector<std::string> columns;
+    std::vector<std::string> cells;
+    auto add_column = [&](const std::string& column, const std::string& cell) {
+      if (std::find(columns.begin(), columns.end(), column) != columns.end()) {
+        return;
+      }
+      EXPECT_NE(all_sql.find(column), std::string::npos)
+          << "column " << column << " is in no version's SQL";
+      columns.push_back(column);
+      cells.push_back(cell);
+    };
+    for (const LabelColumn& l : c->labels())
+      add_column(l.column, "l_" + std::string(l.label));
+    for (size_t i = 0; i < c->metrics().size(); ++i) {
+      add_column(c->metrics()[i].column, std::to_string(i + 1));
+    }
+    Families out;
+    c->Parse(newest, MakeRows(columns, {cells}), out);
+    std::map<std::string, std::string> labels;
+    for (const LabelColumn& l : c->labels())
+      labels[l.label] = "l_" + std::string(l.label);
+    for (const ColumnMetric& m : c->metrics()) {
+      SCOPED_TRACE(m.name);
+      const size_t at =
+          std::find(columns.begin(), columns.end(), m.column) - columns.begin();
+      const double value = std::stod(cells[at]) * m.scale;
+      const auto* family = FindFamily(out, m.name);
+      ASSERT_NE(family, nullptr);
+      EXPECT_EQ(family->type, TypeFor(m.name, m.kind));
+      EXPECT_EQ(family->metric.size(), 1u);
+      EXPECT_EQ(Sample(out, m.name, labels), value);
+      if (m.legacy_name) {
+        EXPECT_EQ(Sample(out, m.legacy_name, labels), value);
+      }
+    }
+    EXPECT_TRUE(testing::ValidExposition(out));
+  }
+  EXPECT_GE(checked, 15);
+}
+
 }  // namespace
-}  // namespace pgwarden
+}  // namespace pgwarden::testing

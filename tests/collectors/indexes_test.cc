@@ -4,22 +4,16 @@
 #include "collectors/collector.h"
 #include "tests/test_util.h"
 
-namespace pgwarden {
+namespace pgwarden::testing {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::MakeRows;
-using testing::Sample;
-using testing::SampleCount;
-
-std::unique_ptr<Collector> Make(const std::string& name, int limit = 100) {
-  CollectorOptions o;
-  o.relation_limit = limit;
-  return std::move(CreateCollectors({name}, o).at(0));
-}
 
 TEST(IndexesCollectorTest, UnusedInvalidAndByType) {
-  EXPECT_THAT(Make("indexes", 7)->Query(ServerInfo{}), HasSubstr("LIMIT 7"));
+  CollectorOptions limited;
+  limited.relation_limit = 7;
+  EXPECT_THAT(testing::NewCollector("indexes", limited)->Query(ServerInfo{}),
+              HasSubstr("LIMIT 7"));
   const Rows rows = MakeRows(
       {"kind", "datname", "schemaname", "relname", "indexrelname", "type", "n",
        "size_bytes"},
@@ -33,7 +27,7 @@ TEST(IndexesCollectorTest, UnusedInvalidAndByType) {
        {"summary", "other", "\\N", "\\N", "\\N", "\\N", "0", "0"},
        {"invalid_summary", "other", "\\N", "\\N", "\\N", "\\N", "0", "0"}});
   Families out;
-  Make("indexes")->Parse(ServerInfo{}, rows, out);
+  testing::NewCollector("indexes")->Parse(ServerInfo{}, rows, out);
   EXPECT_EQ(Sample(out, "pg_indexes_size_bytes",
                    {{"datname", "app"}, {"type", "gin"}}),
             16384);
@@ -51,69 +45,5 @@ TEST(IndexesCollectorTest, UnusedInvalidAndByType) {
   EXPECT_TRUE(testing::ValidExposition(out));
 }
 
-TEST(PartitionsCollectorTest, RunwayOnlyWhereKnown) {
-  EXPECT_TRUE(Make("partitions")->PerDatabase());
-  const Rows rows =
-      MakeRows({"datname", "schemaname", "relname", "children", "has_default",
-                "upper_bound"},
-               {{"app", "public", "events", "12", "0", "1798761600"},
-                {"app", "public", "by_region", "4", "1", "\\N"}});
-  Families out;
-  Make("partitions")->Parse(ServerInfo{}, rows, out);
-  EXPECT_EQ(Sample(out, "pg_partitions_children", {{"relname", "events"}}), 12);
-  EXPECT_EQ(
-      Sample(out, "pg_partitions_has_default", {{"relname", "by_region"}}), 1);
-  EXPECT_EQ(Sample(out, "pg_partitions_range_upper_bound_timestamp_seconds",
-                   {{"datname", "app"},
-                    {"schemaname", "public"},
-                    {"relname", "events"}}),
-            1798761600);
-  EXPECT_EQ(
-      SampleCount(out, "pg_partitions_range_upper_bound_timestamp_seconds"),
-      1u);
-  EXPECT_TRUE(testing::ValidExposition(out));
-}
-
-TEST(StatProgressVacuumCollectorTest, OnePhaseSetPerVacuum) {
-  const Rows rows = MakeRows(
-      {"datname", "relname", "phase", "heap_blks", "heap_blks_scanned"},
-      {{"app", "public.big", "2", "1000", "400"}});
-  Families out;
-  Make("stat_progress_vacuum")->Parse(ServerInfo{}, rows, out);
-  EXPECT_EQ(SampleCount(out, "pg_stat_progress_vacuum_phase"), 7u);
-  EXPECT_EQ(Sample(out, "pg_stat_progress_vacuum_phase",
-                   {{"phase", "vacuuming indexes"}}),
-            1);
-  EXPECT_EQ(Sample(out, "pg_stat_progress_vacuum_phase",
-                   {{"phase", "scanning heap"}}),
-            0);
-  EXPECT_EQ(Sample(out, "pg_stat_progress_vacuum_heap_blks_scanned",
-                   {{"relname", "public.big"}}),
-            400);
-}
-
-TEST(StatUserTablesCollectorTest, LimitedAndPerDatabase) {
-  auto c = Make("stat_user_tables", 25);
-  EXPECT_TRUE(c->PerDatabase());
-  EXPECT_THAT(c->Query(ServerInfo{}), HasSubstr("LIMIT 25"));
-  // Sizes come from pg_class, so a table locked by ALTER TABLE cannot make
-  // the exporter wait.
-  EXPECT_THAT(c->Query(ServerInfo{}),
-              ::testing::Not(HasSubstr("pg_table_size")));
-  Families out;
-  c->Parse(ServerInfo{},
-           MakeRows({"datname", "schemaname", "relname", "n_dead_tup",
-                     "seq_scan", "last_vacuum"},
-                    {{"app", "public", "t", "42", "7", "0"}}),
-           out);
-  EXPECT_EQ(
-      Sample(out, "pg_stat_user_tables_n_dead_tup",
-             {{"datname", "app"}, {"schemaname", "public"}, {"relname", "t"}}),
-      42);
-  EXPECT_EQ(Sample(out, "pg_stat_user_tables_last_vacuum", {{"relname", "t"}}),
-            0);
-  EXPECT_TRUE(testing::ValidExposition(out));
-}
-
 }  // namespace
-}  // namespace pgwarden
+}  // namespace pgwarden::testing

@@ -4,21 +4,16 @@
 #include "collectors/collector.h"
 #include "tests/test_util.h"
 
-namespace pgwarden {
+namespace pgwarden::testing {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::MakeRows;
-using testing::Sample;
-using testing::SampleCount;
 
-std::unique_ptr<Collector> Make() {
-  return std::move(CreateCollectors({"locks"}, CollectorOptions{}).at(0));
-}
+std::unique_ptr<Collector> Make() { return testing::NewCollector("locks"); }
 
-const std::vector<std::string> kColumns = {"kind", "datname", "mode",
-                                           "locktype", "count", "max_wait"};
+const std::vector<std::string> kColumns = {"kind",     "datname", "mode",
+                                           "locktype", "count",   "max_wait"};
 
 TEST(LocksCollectorTest, WaitStartByVersion) {
   for (int version : {120000, 130000}) {
@@ -31,7 +26,8 @@ TEST(LocksCollectorTest, WaitStartByVersion) {
   for (int version : {140000, 170000, 180000}) {
     ServerInfo server;
     server.version_num = version;
-    EXPECT_THAT(Make()->Query(server), HasSubstr("coalesce(l.waitstart, a.query_start)"))
+    EXPECT_THAT(Make()->Query(server),
+                HasSubstr("coalesce(l.waitstart, a.query_start)"))
         << version;
   }
 }
@@ -47,17 +43,27 @@ TEST(LocksCollectorTest, CountsWaitsAndZeroFills) {
                  {"database", "other", "\\N", "\\N", "0", "\\N"}});
   Families out;
   Make()->Parse(ServerInfo{}, rows, out);
-  EXPECT_EQ(Sample(out, "pg_locks_count", {{"datname", "app"}, {"mode", "rowexclusivelock"}}), 4);
-  EXPECT_EQ(Sample(out, "pg_locks_count", {{"datname", "other"}, {"mode", "sireadlock"}}), 0);
+  EXPECT_EQ(Sample(out, "pg_locks_count",
+                   {{"datname", "app"}, {"mode", "rowexclusivelock"}}),
+            4);
+  EXPECT_EQ(Sample(out, "pg_locks_count",
+                   {{"datname", "other"}, {"mode", "sireadlock"}}),
+            0);
   EXPECT_EQ(SampleCount(out, "pg_locks_count"), 18u);  // 2 databases x 9 modes
   EXPECT_EQ(Sample(out, "pg_locks_waiting",
-                   {{"datname", "app"}, {"mode", "sharelock"}, {"locktype", "transactionid"}}),
+                   {{"datname", "app"},
+                    {"mode", "sharelock"},
+                    {"locktype", "transactionid"}}),
             1);
   EXPECT_EQ(Sample(out, "pg_locks_waiting",
-                   {{"datname", "app"}, {"mode", "exclusivelock"}, {"locktype", "tuple"}}),
+                   {{"datname", "app"},
+                    {"mode", "exclusivelock"},
+                    {"locktype", "tuple"}}),
             2);
-  EXPECT_EQ(Sample(out, "pg_locks_max_wait_seconds", {{"datname", "app"}}), 12.5);
-  EXPECT_EQ(Sample(out, "pg_locks_max_wait_seconds", {{"datname", "other"}}), 0);
+  EXPECT_EQ(Sample(out, "pg_locks_max_wait_seconds", {{"datname", "app"}}),
+            12.5);
+  EXPECT_EQ(Sample(out, "pg_locks_max_wait_seconds", {{"datname", "other"}}),
+            0);
   // A NULL wait start (a wait that just began) counts the lock, wait 0.
   EXPECT_EQ(Sample(out, "pg_locks_max_wait_seconds", {{"datname", ""}}), 0);
   EXPECT_TRUE(testing::ValidExposition(out));
@@ -65,8 +71,9 @@ TEST(LocksCollectorTest, CountsWaitsAndZeroFills) {
 
 TEST(LocksCollectorTest, NoWaitsStillPrintsWaitingFamily) {
   Families out;
-  Make()->Parse(ServerInfo{}, MakeRows(kColumns, {{"database", "app", "\\N", "\\N", "0", "\\N"}}),
-                out);
+  Make()->Parse(
+      ServerInfo{},
+      MakeRows(kColumns, {{"database", "app", "\\N", "\\N", "0", "\\N"}}), out);
   ASSERT_NE(testing::FindFamily(out, "pg_locks_waiting"), nullptr);
   EXPECT_EQ(SampleCount(out, "pg_locks_waiting"), 0u);
 }
@@ -83,4 +90,4 @@ TEST(LocksCollectorTest, HostileDatabaseNames) {
 }
 
 }  // namespace
-}  // namespace pgwarden
+}  // namespace pgwarden::testing

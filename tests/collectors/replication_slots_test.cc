@@ -4,23 +4,18 @@
 #include "collectors/collector.h"
 #include "tests/test_util.h"
 
-namespace pgwarden {
+namespace pgwarden::testing {
 namespace {
 
-using testing::FindFamily;
 using ::testing::HasSubstr;
-using testing::MakeRows;
 using ::testing::Not;
-using testing::Sample;
-
-std::unique_ptr<Collector> Make(const std::string& name) {
-  return std::move(CreateCollectors({name}, CollectorOptions{}).at(0));
-}
 
 TEST(ReplicationSlotsCollectorTest, WalStatusFrom13) {
-  EXPECT_THAT(Make("replication_slots")->Query(testing::ServerAt(120000)),
+  EXPECT_THAT(testing::NewCollector("replication_slots")
+                  ->Query(testing::ServerAt(120000)),
               Not(HasSubstr("wal_status")));
-  EXPECT_THAT(Make("replication_slots")->Query(testing::ServerAt(130000)),
+  EXPECT_THAT(testing::NewCollector("replication_slots")
+                  ->Query(testing::ServerAt(130000)),
               HasSubstr("wal_status"));
   const Rows rows = MakeRows(
       {"slot_name", "database", "slot_type", "active", "wal_lsn_diff",
@@ -30,7 +25,8 @@ TEST(ReplicationSlotsCollectorTest, WalStatusFrom13) {
        {"logical1", "app", "logical", "0", "1000000", "90000", "\\N", "5000",
         "extended"}});
   Families out;
-  Make("replication_slots")->Parse(testing::ServerAt(150000), rows, out);
+  testing::NewCollector("replication_slots")
+      ->Parse(testing::ServerAt(150000), rows, out);
   EXPECT_EQ(
       Sample(out, "pg_replication_slots_active", {{"slot_name", "standby1"}}),
       1);
@@ -53,28 +49,5 @@ TEST(ReplicationSlotsCollectorTest, WalStatusFrom13) {
   EXPECT_TRUE(testing::ValidExposition(out));
 }
 
-TEST(StatWalReceiverCollectorTest, FlushedLsnColumnByVersion) {
-  EXPECT_THAT(Make("stat_wal_receiver")->Query(testing::ServerAt(120000)),
-              HasSubstr("pg_wal_lsn_diff(received_lsn, '0/0') AS flushed_lsn"));
-  EXPECT_THAT(Make("stat_wal_receiver")->Query(testing::ServerAt(130000)),
-              HasSubstr("pg_wal_lsn_diff(flushed_lsn, '0/0') AS flushed_lsn"));
-}
-
-TEST(ReplicationCollectorTest, LegacyLagName) {
-  CollectorOptions o;
-  o.legacy_names = true;
-  Families out;
-  CreateCollectors({"replication"}, o)
-      .at(0)
-      ->Parse(testing::ServerAt(150000),
-              MakeRows({"lag", "is_replica", "last_replay", "replay_lag_bytes",
-                        "replay_paused"},
-                       {{"12.5", "1", "12.5", "8192", "1"}}),
-              out);
-  EXPECT_EQ(Sample(out, "pg_replication_lag_seconds"), 12.5);
-  EXPECT_EQ(Sample(out, "pg_replication_lag"), 12.5);  // postgres_mixin's alert
-  EXPECT_EQ(Sample(out, "pg_replication_replay_paused"), 1);
-}
-
 }  // namespace
-}  // namespace pgwarden
+}  // namespace pgwarden::testing

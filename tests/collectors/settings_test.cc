@@ -1,24 +1,18 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "collectors/collector.h"
 #include <prometheus/check_names.h>
 
+#include "collectors/collector.h"
 #include "exporter/text.h"
 #include "tests/test_util.h"
 
-namespace pgwarden {
+namespace pgwarden::testing {
 namespace {
 
-using testing::MakeRows;
-using testing::Sample;
+std::unique_ptr<Collector> Make() { return testing::NewCollector("settings"); }
 
-std::unique_ptr<Collector> Make() {
-  return std::move(CreateCollectors({"settings"}, CollectorOptions{}).at(0));
-}
-
-const std::vector<std::string> kColumns = {"name", "setting", "unit", "vartype",
-                                           "short_desc", "pending_restart"};
+const std::vector<std::string> kColumns = {
+    "name", "setting", "unit", "vartype", "short_desc", "pending_restart"};
 
 Families ParseRows(std::vector<std::vector<std::string>> cells) {
   Families out;
@@ -30,7 +24,8 @@ TEST(SettingsCollectorTest, SameQueryOnEveryVersion) {
   for (int v : {120000, 130000, 140000, 170000}) {
     ServerInfo s;
     s.version_num = v;
-    EXPECT_THAT(Make()->Query(s), ::testing::HasSubstr("vartype IN ('bool', 'integer', 'real')"));
+    EXPECT_THAT(Make()->Query(s),
+                ::testing::HasSubstr("vartype IN ('bool', 'integer', 'real')"));
   }
 }
 
@@ -51,7 +46,8 @@ TEST(SettingsCollectorTest, ConvertsUnitsToBaseUnits) {
   });
   EXPECT_EQ(Sample(out, "pg_settings_shared_buffers_bytes"), 16384.0 * 8192);
   EXPECT_EQ(Sample(out, "pg_settings_work_mem_bytes"), 4096.0 * 1024);
-  EXPECT_EQ(Sample(out, "pg_settings_max_wal_size_bytes"), 1024.0 * 1024 * 1024);
+  EXPECT_EQ(Sample(out, "pg_settings_max_wal_size_bytes"),
+            1024.0 * 1024 * 1024);
   EXPECT_EQ(Sample(out, "pg_settings_wal_segment_size_bytes"), 16777216);
   EXPECT_DOUBLE_EQ(*Sample(out, "pg_settings_statement_timeout_seconds"), 1.5);
   EXPECT_EQ(Sample(out, "pg_settings_checkpoint_timeout_seconds"), 300);
@@ -79,10 +75,12 @@ TEST(SettingsCollectorTest, PendingRestartExclusionsNullsAndOddNames) {
       {"summarize_wal", "off", "", "bool", "d", "f"},
   });
   // promtool rejects "summary" in any metric name: the word is pluralized.
-  EXPECT_EQ(Sample(out, "pg_settings_wal_summaries_keep_time_seconds"), 14400 * 60);
+  EXPECT_EQ(Sample(out, "pg_settings_wal_summaries_keep_time_seconds"),
+            14400 * 60);
   EXPECT_EQ(Sample(out, "pg_settings_summarize_wal"), 0);
   EXPECT_EQ(Sample(out, "pg_settings_pending_restart"), 2);
-  EXPECT_EQ(testing::FindFamily(out, "pg_settings_sync_commit_cancel_wait"), nullptr);
+  EXPECT_EQ(testing::FindFamily(out, "pg_settings_sync_commit_cancel_wait"),
+            nullptr);
   EXPECT_EQ(Sample(out, "pg_settings_myext_some_knob"), 5);
   EXPECT_EQ(testing::FindFamily(out, "pg_settings_myext_placeholder"), nullptr);
   EXPECT_EQ(testing::FindFamily(out, "pg_settings_myext_weird_unit"), nullptr);
@@ -94,7 +92,8 @@ TEST(SettingsCollectorTest, HostileDescriptionsAndNamesStayValid) {
   std::vector<std::vector<std::string>> cells;
   int i = 0;
   for (const auto& s : testing::HostileStrings()) {
-    cells.push_back({"ext" + std::to_string(i++) + "." + s, "1", "", "integer", s, "f"});
+    cells.push_back(
+        {"ext" + std::to_string(i++) + "." + s, "1", "", "integer", s, "f"});
   }
   // Two names that sanitize to one metric name: only the first is kept.
   cells.push_back({"alpha.beta", "1", "", "integer", "d", "f"});
@@ -112,4 +111,4 @@ TEST(SettingsCollectorTest, HostileDescriptionsAndNamesStayValid) {
 }
 
 }  // namespace
-}  // namespace pgwarden
+}  // namespace pgwarden::testing

@@ -4,20 +4,16 @@
 #include "collectors/collector.h"
 #include "tests/test_util.h"
 
-namespace pgwarden {
+namespace pgwarden::testing {
 namespace {
 
-using testing::FindFamily;
 using ::testing::HasSubstr;
-using testing::MakeRows;
 using ::testing::Not;
-using testing::Sample;
 
-std::unique_ptr<Collector> Make(bool legacy = false,
-                                const std::string& name = "stat_bgwriter") {
+std::unique_ptr<Collector> Make(bool legacy = false) {
   CollectorOptions o;
   o.legacy_names = legacy;
-  return std::move(CreateCollectors({name}, o).at(0));
+  return testing::NewCollector("stat_bgwriter", o);
 }
 
 TEST(StatBgwriterCollectorTest, CheckpointFiguresFromCheckpointerOn17) {
@@ -45,48 +41,5 @@ TEST(StatBgwriterCollectorTest, TotalNamesAndLegacyAliases) {
   EXPECT_TRUE(testing::ValidExposition(legacy));
 }
 
-TEST(StatCheckpointerCollectorTest, NothingToAskBefore17) {
-  EXPECT_EQ(Make(false, "stat_checkpointer")->Query(testing::ServerAt(160004)),
-            "");
-  EXPECT_THAT(
-      Make(false, "stat_checkpointer")->Query(testing::ServerAt(170000)),
-      Not(HasSubstr("num_done")));
-  EXPECT_THAT(
-      Make(false, "stat_checkpointer")->Query(testing::ServerAt(180000)),
-      HasSubstr(", num_done"));
-  Families out;
-  Make(false, "stat_checkpointer")
-      ->Parse(testing::ServerAt(170000),
-              MakeRows({"num_timed", "write_time"}, {{"3", "25.5"}}), out);
-  EXPECT_EQ(Sample(out, "pg_stat_checkpointer_num_timed_total"), 3);
-  EXPECT_EQ(Sample(out, "pg_stat_checkpointer_write_time_total"), 25.5);
-  EXPECT_EQ(FindFamily(out, "pg_stat_checkpointer_num_done_total"), nullptr);
-}
-
-TEST(StatDatabaseCollectorTest, SessionTimesFrom14InSeconds) {
-  auto c = Make(false, "stat_database");
-  EXPECT_THAT(c->Query(testing::ServerAt(130000)),
-              Not(HasSubstr("active_time")));
-  EXPECT_THAT(c->Query(testing::ServerAt(140000)),
-              HasSubstr("active_time, session_time"));
-  Families out;
-  c->Parse(testing::ServerAt(140000),
-           MakeRows({"datid", "datname", "xact_commit", "deadlocks",
-                     "active_time", "numbackends"},
-                    {{"5", "app", "100", "2", "1500", "3"}}),
-           out);
-  EXPECT_EQ(Sample(out, "pg_stat_database_deadlocks",
-                   {{"datid", "5"}, {"datname", "app"}}),
-            2);
-  EXPECT_EQ(Sample(out, "pg_stat_database_active_time_seconds_total",
-                   {{"datname", "app"}}),
-            1.5);
-  EXPECT_EQ(FindFamily(out, "pg_stat_database_xact_commit")->type,
-            prometheus::MetricType::Untyped);
-  EXPECT_EQ(FindFamily(out, "pg_stat_database_numbackends")->type,
-            prometheus::MetricType::Gauge);
-  EXPECT_TRUE(testing::ValidExposition(out));
-}
-
 }  // namespace
-}  // namespace pgwarden
+}  // namespace pgwarden::testing

@@ -4,21 +4,18 @@
 #include "collectors/collector.h"
 #include "tests/test_util.h"
 
-namespace pgwarden {
+namespace pgwarden::testing {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::MakeRows;
-using testing::Sample;
-using testing::SampleCount;
 
 std::unique_ptr<Collector> Make(int limit = 100, bool include_query = false) {
   CollectorOptions options;
   options.stat_statements_limit = limit;
   options.stat_statements_include_query = include_query;
   options.stat_statements_query_length = 40;
-  return std::move(CreateCollectors({"stat_statements"}, options).at(0));
+  return testing::NewCollector("stat_statements", options);
 }
 
 ServerInfo Server(int version, int ext_version = 0) {
@@ -30,9 +27,16 @@ ServerInfo Server(int version, int ext_version = 0) {
   return s;
 }
 
-const std::vector<std::string> kColumns = {
-    "user", "datname", "queryid", "calls", "seconds", "rows",
-    "block_read_seconds", "block_write_seconds", "plan_seconds", "query"};
+const std::vector<std::string> kColumns = {"user",
+                                           "datname",
+                                           "queryid",
+                                           "calls",
+                                           "seconds",
+                                           "rows",
+                                           "block_read_seconds",
+                                           "block_write_seconds",
+                                           "plan_seconds",
+                                           "query"};
 
 TEST(StatStatementsCollectorTest, ColumnsFollowTheVersion) {
   const std::string v12 = Make()->Query(Server(120000));
@@ -86,20 +90,27 @@ TEST(StatStatementsCollectorTest, UnavailableIsNotAnError) {
 
 TEST(StatStatementsCollectorTest, ParsesTopAndOther) {
   const Rows rows = MakeRows(
-      kColumns, {{"alice", "app", "123", "10", "1.5", "100", "0.25", "0", "0.125", "\\N"},
-                 {"alice", "app", "other", "90", "0.5", "7", "0", "0", "0", "\\N"},
-                 {"bob", "\\N", "-45", "1", "\\N", "\\N", "\\N", "\\N", "\\N", "\\N"}});
+      kColumns,
+      {{"alice", "app", "123", "10", "1.5", "100", "0.25", "0", "0.125", "\\N"},
+       {"alice", "app", "other", "90", "0.5", "7", "0", "0", "0", "\\N"},
+       {"bob", "\\N", "-45", "1", "\\N", "\\N", "\\N", "\\N", "\\N", "\\N"}});
   Families out;
   Make()->Parse(Server(150000), rows, out);
   EXPECT_EQ(Sample(out, "pg_stat_statements_available"), 1);
   EXPECT_EQ(Sample(out, "pg_stat_statements_calls_total",
                    {{"user", "alice"}, {"datname", "app"}, {"queryid", "123"}}),
             10);
-  EXPECT_EQ(Sample(out, "pg_stat_statements_seconds_total", {{"queryid", "other"}}), 0.5);
-  EXPECT_EQ(Sample(out, "pg_stat_statements_rows_total", {{"queryid", "123"}}), 100);
-  EXPECT_EQ(Sample(out, "pg_stat_statements_block_read_seconds_total", {{"queryid", "123"}}),
+  EXPECT_EQ(
+      Sample(out, "pg_stat_statements_seconds_total", {{"queryid", "other"}}),
+      0.5);
+  EXPECT_EQ(Sample(out, "pg_stat_statements_rows_total", {{"queryid", "123"}}),
+            100);
+  EXPECT_EQ(Sample(out, "pg_stat_statements_block_read_seconds_total",
+                   {{"queryid", "123"}}),
             0.25);
-  EXPECT_EQ(Sample(out, "pg_stat_statements_plan_seconds_total", {{"queryid", "123"}}), 0.125);
+  EXPECT_EQ(Sample(out, "pg_stat_statements_plan_seconds_total",
+                   {{"queryid", "123"}}),
+            0.125);
   // NULL cells read as 0; a NULL database name is an empty label.
   EXPECT_EQ(Sample(out, "pg_stat_statements_seconds_total",
                    {{"user", "bob"}, {"datname", ""}, {"queryid", "-45"}}),
@@ -118,7 +129,8 @@ TEST(StatStatementsCollectorTest, NoPlanTimeBefore13) {
   EXPECT_EQ(SampleCount(out, "pg_stat_statements_calls_total"), 1u);
 }
 
-TEST(StatStatementsCollectorTest, QueryTextOncePerQueryidAndHostileTextStaysValid) {
+TEST(StatStatementsCollectorTest,
+     QueryTextOncePerQueryidAndHostileTextStaysValid) {
   std::vector<std::vector<std::string>> cells;
   int id = 1;
   for (const auto& s : testing::HostileStrings()) {
@@ -135,4 +147,4 @@ TEST(StatStatementsCollectorTest, QueryTextOncePerQueryidAndHostileTextStaysVali
 }
 
 }  // namespace
-}  // namespace pgwarden
+}  // namespace pgwarden::testing

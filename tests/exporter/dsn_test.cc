@@ -1,16 +1,17 @@
+#include "exporter/dsn.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "exporter/dsn.h"
-
-namespace pgwarden {
+namespace pgwarden::testing {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 TEST(DsnTest, ParsesUriAndKeyValue) {
-  const Dsn uri = Dsn::Parse("postgresql://mon:pa%40ss@db.example:6543/app?sslmode=require");
+  const Dsn uri = Dsn::Parse(
+      "postgresql://mon:pa%40ss@db.example:6543/app?sslmode=require");
   EXPECT_EQ(uri.Get("host"), "db.example");
   EXPECT_EQ(uri.Get("port"), "6543");
   EXPECT_EQ(uri.Get("user"), "mon");
@@ -44,7 +45,8 @@ TEST(DsnTest, SessionSettingsGoInTheStartupPacket) {
   SessionSettings s;
   s.statement_timeout_ms = 1234;
   s.lock_timeout_ms = 99;
-  const Dsn dsn = WithSessionSettings(Dsn::Parse("host=h options='-c work_mem=1MB'"), s);
+  const Dsn dsn =
+      WithSessionSettings(Dsn::Parse("host=h options='-c work_mem=1MB'"), s);
   EXPECT_EQ(dsn.Get("application_name"), "pgwarden");
   EXPECT_EQ(dsn.Get("connect_timeout"), "5");
   const std::string options = dsn.Get("options");
@@ -79,7 +81,8 @@ TEST(DsnTest, InvalidDsnErrorHidesThePassword) {
 }
 
 TEST(DsnTest, ScrubSecretsFindsUriAndKeyValuePasswords) {
-  EXPECT_EQ(ScrubSecrets("failed for s3cr3t", "postgres://u:s3cr3t@h/d"), "failed for ***");
+  EXPECT_EQ(ScrubSecrets("failed for s3cr3t", "postgres://u:s3cr3t@h/d"),
+            "failed for ***");
   EXPECT_EQ(ScrubSecrets("x 'p w' y", "password='p w' host=h"), "x '***' y");
   EXPECT_EQ(ScrubSecrets("nothing here", "host=h"), "nothing here");
   // An empty password (found by the DSN fuzzer: it looped forever).
@@ -88,4 +91,4 @@ TEST(DsnTest, ScrubSecretsFindsUriAndKeyValuePasswords) {
 }
 
 }  // namespace
-}  // namespace pgwarden
+}  // namespace pgwarden::testing

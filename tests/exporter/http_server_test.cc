@@ -9,7 +9,7 @@
 
 #include "tests/test_util.h"
 
-namespace pgwarden {
+namespace pgwarden::testing {
 namespace {
 
 using ::testing::HasSubstr;
@@ -29,14 +29,16 @@ Response Get(int port, const std::string& path, const std::string& extra = "") {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n" +
-                              extra + "Connection: close\r\n\r\n";
+  const std::string request = "GET " + path +
+                              " HTTP/1.1\r\nHost: localhost\r\n" + extra +
+                              "Connection: close\r\n\r\n";
   EXPECT_EQ(send(fd, request.data(), request.size(), 0),
             static_cast<ssize_t>(request.size()));
   std::string raw;
   char buf[4096];
   ssize_t n;
-  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) raw.append(buf, static_cast<size_t>(n));
+  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+    raw.append(buf, static_cast<size_t>(n));
   close(fd);
   Response r;
   const size_t end = raw.find("\r\n\r\n");
@@ -56,9 +58,12 @@ class HttpServerTest : public ::testing::Test {
     HttpHandlers handlers;
     handlers.scrape = [this](Clock::time_point deadline) {
       last_budget_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            deadline - Clock::now()).count();
+                            deadline - Clock::now())
+                            .count();
       auto out = std::make_shared<Families>();
-      FamilyBuilder("pg_up", "up", prometheus::MetricType::Gauge).Add(1).MoveTo(*out);
+      FamilyBuilder("pg_up", "up", prometheus::MetricType::Gauge)
+          .Add(1)
+          .MoveTo(*out);
       FamilyBuilder("x", "x", prometheus::MetricType::Gauge)
           .Add({{"app", "<script>\"} 1\nfake_metric 1"}}, 2)
           .MoveTo(*out);
@@ -69,7 +74,8 @@ class HttpServerTest : public ::testing::Test {
       s.target = "host=db <b>";
       s.collectors = {"locks"};
       s.ever_connected = true;
-      s.pgss_wanted = true;
+      s.notices = {
+          {"stat_statements", "CREATE EXTENSION pg_stat_statements <now>"}};
       s.last_error = "boom <i>";
       return s;
     };
@@ -85,7 +91,9 @@ class HttpServerTest : public ::testing::Test {
 TEST_F(HttpServerTest, ServesMetrics) {
   const Response r = Get(port_, "/metrics");
   EXPECT_EQ(r.status, 200);
-  EXPECT_THAT(r.headers, HasSubstr("Content-Type: text/plain; version=0.0.4; charset=utf-8"));
+  EXPECT_THAT(
+      r.headers,
+      HasSubstr("Content-Type: text/plain; version=0.0.4; charset=utf-8"));
   EXPECT_THAT(r.headers, Not(HasSubstr("Content-Encoding")));
   EXPECT_THAT(r.body, HasSubstr("pg_up 1\n"));
   EXPECT_THAT(r.body, Not(HasSubstr("\nfake_metric")));
@@ -107,7 +115,8 @@ TEST_F(HttpServerTest, PrometheusTimeoutHeaderShortensTheDeadline) {
 }
 
 TEST_F(HttpServerTest, UnknownPathsAre404) {
-  for (const char* path : {"/nope", "/metrics/extra", "/metricsx", "/healthz/x"}) {
+  for (const char* path :
+       {"/nope", "/metrics/extra", "/metricsx", "/healthz/x"}) {
     EXPECT_EQ(Get(port_, path).status, 404) << path;
   }
 }
@@ -122,7 +131,9 @@ TEST_F(HttpServerTest, LandingPageAndHealth) {
   EXPECT_THAT(landing.body, HasSubstr("href=\"/metrics\""));
   EXPECT_THAT(landing.body, HasSubstr("host=db &lt;b&gt;"));
   EXPECT_THAT(landing.body, HasSubstr("boom &lt;i&gt;"));
-  EXPECT_THAT(landing.body, HasSubstr("CREATE EXTENSION pg_stat_statements"));
+  EXPECT_THAT(landing.body,
+              HasSubstr("<b>stat_statements</b>: CREATE EXTENSION "
+                        "pg_stat_statements &lt;now&gt;"));
 }
 
 TEST(HttpServerStartTest, PortInUseIsAClearError) {
@@ -147,7 +158,8 @@ TEST(ScrapeDeadlineTest, HeaderMinusOffsetCappedByFlag) {
   o.scrape_timeout_offset = std::chrono::milliseconds(500);
   const auto now = Clock::now();
   auto ms = [&](Clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(t - now).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t - now)
+        .count();
   };
   EXPECT_EQ(ms(ScrapeDeadline(now, "", o)), 10000);
   EXPECT_EQ(ms(ScrapeDeadline(now, "4", o)), 3500);
@@ -162,4 +174,4 @@ TEST(ScrapeDeadlineTest, HeaderMinusOffsetCappedByFlag) {
 }
 
 }  // namespace
-}  // namespace pgwarden
+}  // namespace pgwarden::testing

@@ -4,19 +4,25 @@
 
 #include "tests/test_util.h"
 
-namespace pgwarden {
+namespace pgwarden::testing {
 namespace {
 
 TEST(SanitizeLabelValueTest, KeepsValidUtf8AndReplacesInvalid) {
   EXPECT_EQ(SanitizeLabelValue("plain \"q\" \\ \n"), "plain \"q\" \\ \n");
   EXPECT_EQ(SanitizeLabelValue("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
             "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
-  EXPECT_EQ(SanitizeLabelValue("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
-  EXPECT_EQ(SanitizeLabelValue("\xC3\x28"), "\xEF\xBF\xBD(");  // bad continuation
-  EXPECT_EQ(SanitizeLabelValue("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
+  EXPECT_EQ(SanitizeLabelValue("a\xFF"
+                               "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(SanitizeLabelValue("\xC3\x28"),
+            "\xEF\xBF\xBD(");  // bad continuation
+  EXPECT_EQ(SanitizeLabelValue("\xC0\xAF"),
+            "\xEF\xBF\xBD\xEF\xBF\xBD");         // overlong
   EXPECT_EQ(SanitizeLabelValue("\xED\xA0\x80"),  // surrogate
             "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
-  EXPECT_EQ(SanitizeLabelValue("\xE2\x82"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // truncated
+  EXPECT_EQ(SanitizeLabelValue("\xE2\x82"),
+            "\xEF\xBF\xBD\xEF\xBF\xBD");  // truncated
 }
 
 TEST(SanitizeLabelValueTest, CutsLongValuesAtACharacterBoundary) {
@@ -100,4 +106,4 @@ TEST(FamilyBuilderTest, DropsSeriesThatPrintTheSame) {
 }
 
 }  // namespace
-}  // namespace pgwarden
+}  // namespace pgwarden::testing

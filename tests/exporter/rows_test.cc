@@ -6,7 +6,7 @@
 
 #include "tests/test_util.h"
 
-namespace pgwarden {
+namespace pgwarden::testing {
 namespace {
 
 TEST(ParseNumberTest, PostgresTextForms) {
@@ -43,4 +43,4 @@ TEST(RowsTest, RejectsRowsOfTheWrongWidth) {
 }
 
 }  // namespace
-}  // namespace pgwarden
+}  // namespace pgwarden::testing

@@ -2,7 +2,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <prometheus/text_serializer.h>
 
 #include <cmath>
@@ -10,19 +9,21 @@
 
 #include "tests/test_util.h"
 
-namespace pgwarden {
+namespace pgwarden::testing {
 namespace {
 
 using ::testing::HasSubstr;
 
 TEST(SerializeTest, EscapesHelpAndLabels) {
   Families families;
-  FamilyBuilder("x_total", "help with \\ and\nnewline", prometheus::MetricType::Counter)
+  FamilyBuilder("x_total", "help with \\ and\nnewline",
+                prometheus::MetricType::Counter)
       .Add({{"l", "v\"\\\n} 1\nfake_metric 1"}}, 2)
       .MoveTo(families);
   const std::string text = Serialize(families);
   EXPECT_THAT(text, HasSubstr("# HELP x_total help with \\\\ and\\nnewline\n"));
-  EXPECT_THAT(text, HasSubstr("x_total{l=\"v\\\"\\\\\\n} 1\\nfake_metric 1\"} 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("x_total{l=\"v\\\"\\\\\\n} 1\\nfake_metric 1\"} 2\n"));
   EXPECT_TRUE(testing::ValidExposition(families));
 }
 
@@ -44,7 +45,8 @@ double ParseValue(const std::string& s) {
 
 TEST(SerializeTest, SameAsPrometheusCppTextSerializer) {
   Families families;
-  FamilyBuilder("a_total", "counter \\ help\nline", prometheus::MetricType::Counter)
+  FamilyBuilder("a_total", "counter \\ help\nline",
+                prometheus::MetricType::Counter)
       .Add({{"x", "q\"b\\n\n"}, {"y", ""}}, 12345678901234)
       .Add({{"x", "2"}, {"y", "\xC3\xA9"}}, 0.1)
       .MoveTo(families);
@@ -61,13 +63,16 @@ TEST(SerializeTest, SameAsPrometheusCppTextSerializer) {
       .Add({{"k", "7"}}, 134217728)
       .Add({{"k", "8"}}, 1700000000.123456)
       .MoveTo(families);
-  FamilyBuilder("d_count", "untyped", prometheus::MetricType::Untyped).Add(3).MoveTo(families);
+  FamilyBuilder("d_count", "untyped", prometheus::MetricType::Untyped)
+      .Add(3)
+      .MoveTo(families);
 
   std::ostringstream reference;
   prometheus::TextSerializer().Serialize(reference, families);
   const auto ours = Lines(Serialize(families));
   const auto theirs = Lines(reference.str());
-  ASSERT_EQ(ours.size(), theirs.size()) << Serialize(families) << "\n---\n" << reference.str();
+  ASSERT_EQ(ours.size(), theirs.size()) << Serialize(families) << "\n---\n"
+                                        << reference.str();
   for (size_t i = 0; i < ours.size(); ++i) {
     if (ours[i][0] == '#') {
       EXPECT_EQ(ours[i], theirs[i]);
@@ -77,7 +82,8 @@ TEST(SerializeTest, SameAsPrometheusCppTextSerializer) {
     // here, 16 significant digits there) but must be the same value.
     const size_t a = ours[i].rfind(' '), b = theirs[i].rfind(' ');
     EXPECT_EQ(ours[i].substr(0, a), theirs[i].substr(0, b));
-    const double x = ParseValue(ours[i].substr(a + 1)), y = ParseValue(theirs[i].substr(b + 1));
+    const double x = ParseValue(ours[i].substr(a + 1)),
+                 y = ParseValue(theirs[i].substr(b + 1));
     if (std::isnan(y)) {
       EXPECT_TRUE(std::isnan(x)) << ours[i];
     } else {
@@ -89,14 +95,18 @@ TEST(SerializeTest, SameAsPrometheusCppTextSerializer) {
 
 TEST(SerializeTest, SharedPartsSerializeTheSameEveryTime) {
   auto stable = std::make_shared<Families>();
-  FamilyBuilder("pg_a", "a", prometheus::MetricType::Gauge).Add({{"x", "1"}}, 1).MoveTo(*stable);
+  FamilyBuilder("pg_a", "a", prometheus::MetricType::Gauge)
+      .Add({{"x", "1"}}, 1)
+      .MoveTo(*stable);
   Exposition e;
   e.parts.push_back(stable);
   std::vector<std::string> texts;
   for (int scrape = 0; scrape < 4; ++scrape) {
     // A part rebuilt every scrape, next to one shared by all of them.
     auto fresh = std::make_shared<Families>();
-    FamilyBuilder("pg_b", "b", prometheus::MetricType::Gauge).Add(scrape).MoveTo(*fresh);
+    FamilyBuilder("pg_b", "b", prometheus::MetricType::Gauge)
+        .Add(scrape)
+        .MoveTo(*fresh);
     e.parts.resize(1);
     e.parts.push_back(fresh);
     texts.push_back(Serialize(e));
@@ -127,4 +137,4 @@ TEST(AcceptsGzipTest, ReadsAcceptEncoding) {
 }
 
 }  // namespace
-}  // namespace pgwarden
+}  // namespace pgwarden::testing

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "collectors/collector.h"
-#include "exporter/flags.h"
+#include "exporter/config.h"
 #include "exporter/http_server.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     for (const std::string& name : pgwarden::ResolveCollectors(text)) {
       const auto& all = pgwarden::RegisteredCollectors();
-      if (std::none_of(all.begin(), all.end(), [&](const auto& r) { return r.name == name; })) {
+      if (std::none_of(all.begin(), all.end(),
+                       [&](const auto& r) { return r.name == name; })) {
         __builtin_trap();
       }
     }

@@ -1,0 +1,78 @@
+#include "exporter/collection_plan.h"
+
+#include <algorithm>
+
+namespace pgwarden {
+
+CollectionPlan PlanCollection(const std::vector<CollectorSlot>& slots,
+                              const ServerInfo& server, Clock::time_point now) {
+  CollectionPlan plan;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const CollectorSlot& slot = slots[i];
+    const Memo& memo = slot.memo;
+    if (slot.min_interval.count() > 0 && memo.families &&
+        memo.server == server && now - memo.fetched < slot.min_interval) {
+      plan.reuse.push_back(i);
+      continue;
+    }
+    std::string sql = slot.collector->Query(server);
+    if (sql.empty()) {
+      plan.parse_empty.push_back(i);
+      continue;
+    }
+    Batch& batch =
+        slot.collector->PerDatabase() ? plan.per_database : plan.server_wide;
+    batch.collectors.push_back(i);
+    batch.statements.push_back({std::move(sql), slot.collector->TimeoutMs()});
+    if (slot.collector->PerDatabase()) {
+      plan.per_database_interval =
+          std::min(plan.per_database_interval, slot.min_interval);
+    }
+  }
+  return plan;
+}
+
+std::shared_ptr<const Families> ParseWithMemo(CollectorSlot& slot,
+                                              const ServerInfo& server,
+                                              Rows rows, Clock::time_point now,
+                                              bool complete) {
+  Memo& memo = slot.memo;
+  if (complete && memo.families && memo.rows == rows && memo.server == server) {
+    memo.fetched = now;  // same rows as last time: same families
+    return memo.families;
+  }
+  auto families = std::make_shared<Families>();
+  slot.collector->Parse(server, rows, *families);
+  if (complete) memo = Memo{server, std::move(rows), families, now};
+  return families;
+}
+
+Outcome Reused(const Memo& memo) {
+  Outcome o;
+  o.state = Outcome::State::kOk;
+  o.families = memo.families;
+  o.fetched = memo.fetched;
+  return o;
+}
+
+Outcome ParseOutcome(CollectorSlot& slot, const ServerInfo& server,
+                     QueryResult result, bool serve_partial) {
+  Outcome o;
+  o.state = result.ok ? Outcome::State::kOk : Outcome::State::kFailed;
+  o.error = result.error;
+  o.seconds = result.seconds;
+  if (!result.ok && !serve_partial) return o;
+  const auto start = Clock::now();
+  o.fetched = start;
+  try {
+    o.families =
+        ParseWithMemo(slot, server, std::move(result.rows), start, result.ok);
+  } catch (const std::exception& e) {
+    o.state = Outcome::State::kFailed;
+    o.error = std::string("parse: ") + e.what();
+  }
+  o.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  return o;
+}
+
+}  // namespace pgwarden

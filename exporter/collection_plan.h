@@ -1,0 +1,74 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "collectors/collector.h"
+#include "exporter/collection.h"
+#include "exporter/database.h"
+#include "exporter/metrics.h"
+
+namespace pgwarden {
+
+// The last complete result of a collector on its target.
+struct Memo {
+  ServerInfo server;
+  Rows rows;
+  std::shared_ptr<const Families> families;  // null until the first success
+  Clock::time_point fetched;                 // when `rows` were read
+};
+
+// One collector as a target runs it.
+struct CollectorSlot {
+  std::unique_ptr<Collector> collector;
+  // Within this time of its last result, that result is served again
+  // instead of querying; 0: every scrape.
+  Clock::duration min_interval{};
+  Memo memo;  // touched only by the target's collecting thread
+};
+
+// Statements that run together, and the collector each belongs to.
+struct Batch {
+  std::vector<size_t> collectors;  // indices into the slots
+  std::vector<Statement> statements;
+  bool empty() const { return collectors.empty(); }
+};
+
+// What one collection does with each collector.
+struct CollectionPlan {
+  std::vector<size_t> reuse;        // ran within its minimum interval
+  std::vector<size_t> parse_empty;  // has nothing to ask this server
+  Batch server_wide;                // one round trip on the target's connection
+  Batch per_database;               // in every database of the server
+  // The shortest minimum interval among per_database's collectors.
+  Clock::duration per_database_interval = Clock::duration::max();
+};
+
+// Decides what each collector does in a collection on `server` at `now`:
+// serve its memo while it is younger than the collector's minimum interval
+// (and the server unchanged), else ask its query in the right batch. Pure.
+CollectionPlan PlanCollection(const std::vector<CollectorSlot>& slots,
+                              const ServerInfo& server, Clock::time_point now);
+
+// The families of `slot`'s collector for `rows`: the memo's when the rows
+// and server equal the memo's (Parse is pure), else a fresh Parse. A
+// `complete` result updates the memo, fetched at `now`; a partial one (some
+// databases failed) is returned but never remembered. Throws what Parse
+// throws.
+std::shared_ptr<const Families> ParseWithMemo(CollectorSlot& slot,
+                                              const ServerInfo& server,
+                                              Rows rows, Clock::time_point now,
+                                              bool complete);
+
+// An outcome served from the memo.
+Outcome Reused(const Memo& memo);
+
+// The outcome of `slot`'s collector for `result`: its families through
+// ParseWithMemo when the result is ok, or, with `serve_partial`, from the
+// rows a failed per-database result still holds (what the databases that
+// answered returned; never remembered); else the failure. Parse and query
+// time count in its seconds; a Parse that throws fails it.
+Outcome ParseOutcome(CollectorSlot& slot, const ServerInfo& server,
+                     QueryResult result, bool serve_partial);
+
+}  // namespace pgwarden

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "collectors/collector.h"
+#include "collectors/custom.h"
+#include "exporter/dsn.h"
+#include "exporter/http_server.h"
+#include "exporter/target.h"
+
+namespace pgwarden {
+
+// Everything main() needs, validated.
+struct Config {
+  std::string dsn_text;  // contains the password: never log it
+  Dsn dsn;               // with session settings
+  std::vector<std::string> collectors;
+  CollectorOptions collector_options;
+  HttpOptions http;
+  // databases.open is left to the caller, which knows how to connect.
+  TargetOptions target;
+  std::vector<CustomQuery> custom_queries;  // from --extend_query_path
+};
+
+// Builds the Config from the flags (exporter/flags.h), the environment
+// (DsnFromEnvironment) and --extend_query_path. Throws
+// std::invalid_argument with a one-line reason.
+Config LoadConfig();
+
+// The DSN from postgres_exporter's environment variables: DATA_SOURCE_NAME,
+// else postgresql://USER:PASS@URI from DATA_SOURCE_URI, DATA_SOURCE_USER and
+// DATA_SOURCE_PASS; each variable may instead name a file in its *_FILE
+// variant. "" when none is set. Throws std::invalid_argument for an
+// unreadable file.
+std::string DsnFromEnvironment();
+
+// "settings=60,stat_statements=30" -> {{"settings", 60}, ...}; throws
+// std::invalid_argument for unknown collectors and bad numbers.
+std::map<std::string, double> ParseMinIntervals(const std::string& text);
+
+// "60,300" -> {60, 300}; throws std::invalid_argument.
+std::vector<double> ParseThresholds(const std::string& text);
+
+}  // namespace pgwarden

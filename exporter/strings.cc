@@ -1,0 +1,61 @@
+#include "exporter/strings.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace pgwarden {
+
+std::string Trim(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\r\n";
+  const size_t start = text.find_first_not_of(kSpace);
+  if (start == std::string_view::npos) return "";
+  const size_t end = text.find_last_not_of(kSpace);
+  return std::string(text.substr(start, end - start + 1));
+}
+
+std::vector<std::string> SplitList(std::string_view text, char separator) {
+  std::vector<std::string> out;
+  while (true) {
+    const size_t at = text.find(separator);
+    std::string item = Trim(text.substr(0, at));
+    if (!item.empty()) out.push_back(std::move(item));
+    if (at == std::string_view::npos) return out;
+    text.remove_prefix(at + 1);
+  }
+}
+
+std::optional<double> ParseFiniteDouble(std::string_view text) {
+  const std::string trimmed = Trim(text);
+  if (trimmed.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double value = std::strtod(trimmed.c_str(), &end);
+  if (*end != '\0' || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
+std::string QuoteIdent(std::string_view identifier) {
+  std::string out = "\"";
+  for (char c : identifier) {
+    out += c;
+    if (c == '"') out += '"';
+  }
+  return out + "\"";
+}
+
+std::string PercentEncode(std::string_view text) {
+  std::string out;
+  for (unsigned char ch : text) {
+    if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+      out += static_cast<char>(ch);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", ch);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+}  // namespace pgwarden

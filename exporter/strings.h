@@ -1,0 +1,29 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgwarden {
+
+// `text` without leading and trailing whitespace (space, tab, CR, LF).
+std::string Trim(std::string_view text);
+
+// The items of a `separator`-separated list, each trimmed; empty items are
+// dropped ("a, ,b" -> {"a", "b"}).
+std::vector<std::string> SplitList(std::string_view text, char separator = ',');
+
+// `text` as a finite double, the whole of it (after trimming); std::nullopt
+// for anything else ("", "1x", "nan", "inf").
+std::optional<double> ParseFiniteDouble(std::string_view text);
+
+// A PostgreSQL identifier in double quotes, embedded quotes doubled, so any
+// schema or database name can be spliced into SQL.
+std::string QuoteIdent(std::string_view identifier);
+
+// Percent-encodes everything but RFC 3986's unreserved characters, for the
+// user-info part of a URI.
+std::string PercentEncode(std::string_view text);
+
+}  // namespace pgwarden

@@ -1,0 +1,235 @@
+#include "exporter/target.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "exporter/collection.h"
+#include "exporter/collection_plan.h"
+#include "exporter/log.h"
+#include "exporter/self_metrics.h"
+
+namespace pgwarden {
+namespace {
+
+// Per-database collectors that run at least this often keep their
+// connections to the other databases open between scrapes.
+constexpr auto kKeepDatabaseConnectionsBelow = std::chrono::seconds(10);
+
+Outcome Failure(std::string error) {
+  Outcome o;
+  o.state = Outcome::State::kFailed;
+  o.error = std::move(error);
+  return o;
+}
+
+Clock::duration Seconds(double seconds) {
+  return std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(seconds));
+}
+
+}  // namespace
+
+struct Target::Runtime {
+  Runtime(std::string target, std::unique_ptr<Database> db,
+          std::vector<std::unique_ptr<Collector>> collectors,
+          TargetOptions options)
+      : name(std::move(target)),
+        database(std::move(db)),
+        pool(std::move(options.databases)) {
+    for (auto& c : collectors) {
+      const auto it = options.min_interval_seconds.find(std::string(c->Name()));
+      const double interval =
+          it == options.min_interval_seconds.end() ? 0 : it->second;
+      collector_names.emplace_back(c->Name());
+      slots.push_back(CollectorSlot{std::move(c), Seconds(interval), {}});
+    }
+    notices.resize(slots.size());
+  }
+
+  // The collecting thread's work: one round of queries into `c`.
+  void Collect(Collection& c, Clock::time_point deadline);
+  // Publishes a finished collection (state, logs, counters) before waking
+  // its scrapes, so a scrape that returns has updated the landing page.
+  void Finish(Collection& c);
+  std::string FirstError(const Collection::Snapshot& s) const;
+  void NoteNotices(const ServerInfo& server);  // requires mu
+
+  const std::string name;
+  std::vector<std::string> collector_names;  // immutable after construction
+
+  // Touched only by the collecting thread; single-flight means there is one
+  // at a time.
+  std::unique_ptr<Database> database;
+  std::vector<CollectorSlot> slots;
+  DatabasePool pool;
+
+  mutable std::mutex mu;  // guards everything below
+  std::condition_variable idle;
+  std::shared_ptr<Collection> inflight;
+  TargetCounters counters;
+  bool last_up = false;
+  std::string last_error;
+  std::vector<std::string> notices;  // per collector, as last logged
+};
+
+void Target::Runtime::Collect(Collection& c, Clock::time_point deadline) {
+  ServerInfo server;
+  try {
+    server = database->Open(deadline);
+  } catch (const std::exception& e) {
+    c.ConnectionFailed(e.what());
+    return;
+  }
+  c.Connected(server);
+  const CollectionPlan plan = PlanCollection(slots, server, Clock::now());
+  for (size_t i : plan.reuse) c.Set(i, Reused(slots[i].memo));
+  for (size_t i : plan.parse_empty) {
+    c.Set(i,
+          ParseOutcome(slots[i], server, QueryResult{true, {}, "", 0}, false));
+  }
+  const Batch& batch = plan.server_wide;
+  const bool connected =
+      database->Run(batch.statements, deadline, [&](size_t k, QueryResult r) {
+        const size_t i = batch.collectors[k];
+        c.Set(i, ParseOutcome(slots[i], server, std::move(r), false));
+      });
+  if (!connected) {
+    c.ConnectionLost();
+    for (size_t i : plan.per_database.collectors) {
+      c.Set(i, Failure("connection lost"));
+    }
+    return;
+  }
+  if (plan.per_database.empty()) return;
+  std::vector<QueryResult> results = pool.RunEverywhere(
+      *database, server, plan.per_database.statements, deadline,
+      plan.per_database_interval < kKeepDatabaseConnectionsBelow);
+  for (size_t k = 0; k < results.size(); ++k) {
+    const size_t i = plan.per_database.collectors[k];
+    c.Set(i, ParseOutcome(slots[i], server, std::move(results[k]), true));
+  }
+}
+
+std::string Target::Runtime::FirstError(const Collection::Snapshot& s) const {
+  if (!s.error.empty()) return s.error;
+  for (size_t i = 0; i < s.outcomes.size(); ++i) {
+    const Outcome& o = s.outcomes[i];
+    if (o.state != Outcome::State::kFailed) continue;
+    const std::string hint = slots[i].collector->ErrorHint(o.error);
+    return collector_names[i] + ": " + o.error +
+           (hint.empty() ? "" : " (" + hint + ")");
+  }
+  return "";
+}
+
+void Target::Runtime::Finish(Collection& c) {
+  const Collection::Snapshot s = c.WaitUntil(Clock::time_point::min());
+  const std::string error = FirstError(s);
+  const uint64_t opened =
+      database->ConnectionsOpened() + pool.ConnectionsOpened();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    // State changes are logged, not every scrape: a down database must not
+    // flood the log at the scrape rate.
+    if (!error.empty() && error != last_error) {
+      Log(LogLevel::kError, "scrape of " + name + " failed: " + error);
+    } else if (error.empty() && !last_error.empty()) {
+      Log(LogLevel::kInfo, "scrape of " + name + " recovered");
+    }
+    if (!s.error.empty()) ++counters.connection_errors;
+    last_error = error;
+    last_up = s.up;
+    counters.connections_opened = opened;
+    counters.open_connections = 1 + pool.Open();
+    if (s.server) {
+      counters.last_server = *s.server;
+      NoteNotices(*s.server);
+    }
+    // From here on a new scrape starts a new collection; it must never join
+    // this finished one and be served its (older) data.
+    inflight.reset();
+  }
+  c.Finish();
+  idle.notify_all();
+}
+
+void Target::Runtime::NoteNotices(const ServerInfo& server) {
+  for (size_t i = 0; i < slots.size(); ++i) {
+    std::string notice = slots[i].collector->Notice(server);
+    if (notice == notices[i]) continue;
+    const std::string where = collector_names[i] + " in " + name;
+    if (!notice.empty()) {
+      Log(LogLevel::kWarn, where + ": " + notice);
+    } else {
+      Log(LogLevel::kInfo, where + ": the earlier notice no longer applies");
+    }
+    notices[i] = std::move(notice);
+  }
+}
+
+Target::Target(std::string name, std::unique_ptr<Database> database,
+               std::vector<std::unique_ptr<Collector>> collectors,
+               TargetOptions options)
+    : runtime_(std::make_shared<Runtime>(std::move(name), std::move(database),
+                                         std::move(collectors),
+                                         std::move(options))) {}
+
+Target::~Target() {
+  std::unique_lock<std::mutex> lock(runtime_->mu);
+  // Bounded: a collection stuck on a frozen server must not delay a
+  // shutdown (its thread holds its own references and ends with the
+  // process).
+  runtime_->idle.wait_for(lock, std::chrono::seconds(1),
+                          [&] { return !runtime_->inflight; });
+}
+
+Exposition Target::Scrape(Clock::time_point deadline) {
+  std::shared_ptr<Collection> c;
+  {
+    std::lock_guard<std::mutex> lock(runtime_->mu);
+    c = runtime_->inflight;  // single-flight: join the one in flight
+    if (!c) {
+      c = runtime_->inflight =
+          std::make_shared<Collection>(runtime_->collector_names.size());
+      std::thread([rt = runtime_, c, deadline] {
+        rt->Collect(*c, deadline);
+        rt->Finish(*c);
+      }).detach();
+    }
+  }
+  const Collection::Snapshot snapshot = c->WaitUntil(deadline);
+  TargetCounters counters;
+  {
+    std::lock_guard<std::mutex> lock(runtime_->mu);
+    ++runtime_->counters.scrapes;
+    counters = runtime_->counters;
+  }
+  Exposition out;
+  for (const Outcome& o : snapshot.outcomes) {
+    if (o.families) out.parts.push_back(o.families);
+  }
+  out.parts.push_back(std::make_shared<const Families>(
+      SelfMetrics(snapshot, runtime_->collector_names, counters)));
+  return out;
+}
+
+TargetStatus Target::Status() const {
+  std::lock_guard<std::mutex> lock(runtime_->mu);
+  TargetStatus s;
+  s.target = runtime_->name;
+  s.collectors = runtime_->collector_names;
+  s.ever_connected = runtime_->counters.last_server.has_value();
+  s.up = runtime_->last_up;
+  if (s.ever_connected) {
+    s.server_version = runtime_->counters.last_server->version;
+  }
+  s.last_error = runtime_->last_error;
+  for (size_t i = 0; i < runtime_->notices.size(); ++i) {
+    if (runtime_->notices[i].empty()) continue;
+    s.notices.emplace_back(runtime_->collector_names[i], runtime_->notices[i]);
+  }
+  return s;
+}
+
+}  // namespace pgwarden

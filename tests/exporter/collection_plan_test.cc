@@ -1,0 +1,180 @@
+#include "exporter/collection_plan.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/test_util.h"
+
+namespace pgwarden::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// A collector with a fixed query (empty: nothing to ask) that counts its
+// parses and emits one gauge holding the number of rows.
+class Fixed : public Collector {
+ public:
+  Fixed(std::string name, std::string sql, bool per_database = false,
+        int timeout_ms = 0)
+      : name_(std::move(name)),
+        sql_(std::move(sql)),
+        per_database_(per_database),
+        timeout_ms_(timeout_ms) {}
+  std::string_view Name() const override { return name_; }
+  std::string Query(const ServerInfo&) const override { return sql_; }
+  bool PerDatabase() const override { return per_database_; }
+  int TimeoutMs() const override { return timeout_ms_; }
+  void Parse(const ServerInfo&, const Rows& rows,
+             Families& out) const override {
+    ++parses;
+    FamilyBuilder("fixed_rows", "rows", prometheus::MetricType::Gauge)
+        .Add(static_cast<double>(rows.size()))
+        .MoveTo(out);
+  }
+  mutable int parses = 0;
+
+ private:
+  std::string name_, sql_;
+  bool per_database_;
+  int timeout_ms_;
+};
+
+CollectorSlot Slot(Collector* c, int interval_seconds = 0) {
+  return CollectorSlot{std::unique_ptr<Collector>(c),
+                       std::chrono::seconds(interval_seconds),
+                       {}};
+}
+
+TEST(PlanCollectionTest, SortsCollectorsByWhatTheyNeed) {
+  std::vector<CollectorSlot> slots;
+  slots.push_back(Slot(new Fixed("a", "SELECT a", false, 250)));
+  slots.push_back(Slot(new Fixed("none", "")));
+  slots.push_back(Slot(new Fixed("tables", "SELECT t", true), 60));
+  slots.push_back(Slot(new Fixed("b", "SELECT b")));
+  slots.push_back(Slot(new Fixed("indexes", "SELECT i", true), 300));
+  const CollectionPlan plan =
+      PlanCollection(slots, testing::ServerAt(150000), Clock::now());
+  EXPECT_THAT(plan.reuse, IsEmpty());
+  EXPECT_THAT(plan.parse_empty, ElementsAre(1));
+  EXPECT_THAT(plan.server_wide.collectors, ElementsAre(0, 3));
+  ASSERT_EQ(plan.server_wide.statements.size(), 2u);
+  EXPECT_EQ(plan.server_wide.statements[0].sql, "SELECT a");
+  EXPECT_EQ(plan.server_wide.statements[0].timeout_ms, 250);
+  EXPECT_EQ(plan.server_wide.statements[1].timeout_ms, 0);
+  EXPECT_THAT(plan.per_database.collectors, ElementsAre(2, 4));
+  EXPECT_EQ(plan.per_database_interval, std::chrono::seconds(60));
+}
+
+TEST(PlanCollectionTest, ReusesAMemoOnlyWithinItsIntervalOnTheSameServer) {
+  std::vector<CollectorSlot> slots;
+  slots.push_back(Slot(new Fixed("slow", "SELECT 1"), 60));
+  slots.push_back(Slot(new Fixed("every", "SELECT 2")));
+  const ServerInfo server = testing::ServerAt(150000);
+  const auto t0 = Clock::now();
+  for (auto& slot : slots) {
+    ParseWithMemo(slot, server, testing::MakeRows({"x"}, {{"1"}}), t0, true);
+  }
+  EXPECT_THAT(
+      PlanCollection(slots, server, t0 + std::chrono::seconds(59)).reuse,
+      ElementsAre(0));
+  // Its interval has passed, or the server changed: ask again.
+  EXPECT_THAT(
+      PlanCollection(slots, server, t0 + std::chrono::seconds(60)).reuse,
+      IsEmpty());
+  EXPECT_THAT(PlanCollection(slots, testing::ServerAt(160000),
+                             t0 + std::chrono::seconds(1))
+                  .reuse,
+              IsEmpty());
+}
+
+TEST(ParseWithMemoTest, SameRowsSameFamiliesWithoutParsing) {
+  auto* c = new Fixed("a", "SELECT a");
+  std::vector<CollectorSlot> slots;
+  slots.push_back(Slot(c));
+  const ServerInfo server = testing::ServerAt(150000);
+  const auto rows = testing::MakeRows({"x"}, {{"1"}, {"2"}});
+  const auto first = ParseWithMemo(slots[0], server, rows, Clock::now(), true);
+  const auto second = ParseWithMemo(slots[0], server, rows, Clock::now(), true);
+  EXPECT_EQ(first, second);
+  EXPECT_EQ(c->parses, 1);
+  const auto third = ParseWithMemo(
+      slots[0], server, testing::MakeRows({"x"}, {{"1"}}), Clock::now(), true);
+  EXPECT_NE(third, first);
+  EXPECT_EQ(c->parses, 2);
+  EXPECT_EQ(testing::Sample(*third, "fixed_rows"), 1);
+}
+
+TEST(ParseWithMemoTest, PartialResultsAreServedButNeverRemembered) {
+  auto* c = new Fixed("a", "SELECT a");
+  std::vector<CollectorSlot> slots;
+  slots.push_back(Slot(c, 60));
+  const ServerInfo server = testing::ServerAt(150000);
+  const auto rows = testing::MakeRows({"x"}, {{"1"}});
+  const auto partial =
+      ParseWithMemo(slots[0], server, rows, Clock::now(), false);
+  EXPECT_EQ(testing::Sample(*partial, "fixed_rows"), 1);
+  EXPECT_EQ(slots[0].memo.families, nullptr);
+  EXPECT_THAT(PlanCollection(slots, server, Clock::now()).reuse, IsEmpty());
+  ParseWithMemo(slots[0], server, rows, Clock::now(), false);
+  EXPECT_EQ(c->parses, 2);
+}
+
+// A collector whose Parse cannot make sense of anything.
+class Unparsable : public Fixed {
+ public:
+  Unparsable() : Fixed("bad", "SELECT 1") {}
+  void Parse(const ServerInfo&, const Rows&, Families&) const override {
+    throw std::runtime_error("no such column");
+  }
+};
+
+TEST(ParseOutcomeTest, OkFailedPartialAndUnparsable) {
+  std::vector<CollectorSlot> slots;
+  slots.push_back(Slot(new Fixed("a", "SELECT a")));
+  slots.push_back(Slot(new Unparsable()));
+  const ServerInfo server = ServerAt(150000);
+  const Rows rows = MakeRows({"x"}, {{"1"}, {"2"}});
+
+  const Outcome ok =
+      ParseOutcome(slots[0], server, QueryResult{true, rows, "", 0.25}, false);
+  EXPECT_EQ(ok.state, Outcome::State::kOk);
+  ASSERT_NE(ok.families, nullptr);
+  EXPECT_EQ(Sample(*ok.families, "fixed_rows"), 2);
+  EXPECT_GE(ok.seconds, 0.25);
+
+  const Outcome failed = ParseOutcome(
+      slots[0], server, QueryResult{false, {}, "ERROR: boom", 0}, false);
+  EXPECT_EQ(failed.state, Outcome::State::kFailed);
+  EXPECT_EQ(failed.error, "ERROR: boom");
+  EXPECT_EQ(failed.families, nullptr);
+
+  // Some databases failed: what the others returned is served, failed.
+  const Outcome partial =
+      ParseOutcome(slots[0], server,
+                   QueryResult{false, rows, "database \"x\": gone", 0}, true);
+  EXPECT_EQ(partial.state, Outcome::State::kFailed);
+  ASSERT_NE(partial.families, nullptr);
+  EXPECT_EQ(Sample(*partial.families, "fixed_rows"), 2);
+
+  const Outcome bad =
+      ParseOutcome(slots[1], server, QueryResult{true, rows, "", 0}, false);
+  EXPECT_EQ(bad.state, Outcome::State::kFailed);
+  EXPECT_EQ(bad.error, "parse: no such column");
+  EXPECT_EQ(bad.families, nullptr);
+}
+
+TEST(ReusedTest, ServesTheMemoAsFetchedThen) {
+  std::vector<CollectorSlot> slots;
+  slots.push_back(Slot(new Fixed("a", "SELECT a")));
+  const auto then = Clock::now() - std::chrono::seconds(30);
+  ParseWithMemo(slots[0], ServerAt(150000), MakeRows({"x"}, {{"1"}}), then,
+                true);
+  const Outcome o = Reused(slots[0].memo);
+  EXPECT_EQ(o.state, Outcome::State::kOk);
+  EXPECT_EQ(o.families, slots[0].memo.families);
+  EXPECT_EQ(o.fetched, then);
+}
+
+}  // namespace
+}  // namespace pgwarden::testing
