@@ -24,29 +24,17 @@ DEMO_PROMETHEUS_PORT=${DEMO_PROMETHEUS_PORT:-9090}
 DEMO_ALERTMANAGER_PORT=${DEMO_ALERTMANAGER_PORT:-9093}
 DEMO_WEBHOOK_PORT=${DEMO_WEBHOOK_PORT:-9095}
 
-./tests/install-deps.sh
-source tests/lib/pg.sh
+./scripts/install-deps.sh
+source scripts/lib/harness.sh
 
 echo "== building pgwarden"
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DPGWARDEN_BUILD_TESTS=OFF >/dev/null
-cmake --build build/release -j"$(nproc)" --target pgwarden >/dev/null
+build_release
 
-DIR=$(mktemp -d /tmp/pgwarden-demo.XXXXXX)
-chmod 755 "$DIR"
-BG=()
-cleanup() {
-  echo
-  echo "== stopping the demo"
-  local p
-  for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
-  pg_stop "$DIR/pg"
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 0' INT TERM
+harness_init demo
+trap 'echo; echo "== stopping the demo"; exit 0' INT TERM
 
-echo "== starting PostgreSQL 15 on 127.0.0.1:$DEMO_PG_PORT (data in $DIR/pg)"
-pg_start "$DIR/pg" "$DEMO_PG_PORT" "log_lock_waits = on"
+echo "== starting PostgreSQL 15 on 127.0.0.1:$DEMO_PG_PORT (data in $WORK/pg)"
+pg_start "$WORK/pg" "$DEMO_PG_PORT" "log_lock_waits = on"
 PSQL=(psql -X -q -h 127.0.0.1 -p "$DEMO_PG_PORT" -U postgres)
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE shop"
 "${PSQL[@]}" -d postgres -f deploy/sql/monitoring-role.sql >/dev/null
@@ -60,12 +48,10 @@ echo "== starting the workload"
 # Steady traffic: 2 clients, 20 transactions/s, bounded by time.
 PGBENCH_SECONDS=$DEMO_SECONDS
 [[ $PGBENCH_SECONDS == 0 ]] && PGBENCH_SECONDS=86400
-"$PG_BIN/pgbench" -c 2 -R 20 -T "$PGBENCH_SECONDS" -h 127.0.0.1 -p "$DEMO_PG_PORT" \
-  -U postgres shop >"$DIR/pgbench.log" 2>&1 &
-BG+=($!)
+spawn "$WORK/pgbench.log" "$PG_BIN/pgbench" -c 2 -R 20 -T "$PGBENCH_SECONDS" \
+  -h 127.0.0.1 -p "$DEMO_PG_PORT" -U postgres shop
 # A report that runs for an hour.
-PGAPPNAME=nightly-report "${PSQL[@]}" -d shop -c "SELECT pg_sleep(3600)" >/dev/null 2>&1 &
-BG+=($!)
+PGAPPNAME=nightly-report spawn /dev/null "${PSQL[@]}" -d shop -c "SELECT pg_sleep(3600)"
 # A batch that updated a ledger row and went idle in its transaction (a
 # pgbench client sleeping inside its script: one process, stopped by PID)...
 # (pgbench keeps \sleep in microseconds in an int: 1800 s at a time.)
@@ -73,52 +59,29 @@ BG+=($!)
   printf 'BEGIN;\nUPDATE ledger SET balance = balance + 1 WHERE id = 1;\n'
   for i in $(seq 1 48); do printf '\\sleep 1800 s\n'; done
   printf 'COMMIT;\n'
-} >"$DIR/billing-batch.sql"
-PGAPPNAME=billing-batch "$PG_BIN/pgbench" -n -c 1 -t 1 -f "$DIR/billing-batch.sql" \
-  -h 127.0.0.1 -p "$DEMO_PG_PORT" -U postgres shop >/dev/null 2>&1 &
-BG+=($!)
+} >"$WORK/billing-batch.sql"
+PGAPPNAME=billing-batch spawn /dev/null "$PG_BIN/pgbench" -n -c 1 -t 1 \
+  -f "$WORK/billing-batch.sql" -h 127.0.0.1 -p "$DEMO_PG_PORT" -U postgres shop
 sleep 1
 # ...so a payment on the same row waits, holding a lock on settlement that a
 # third session needs: billing-batch -> payment -> audit.
-PGAPPNAME=payment "${PSQL[@]}" -d shop -c "BEGIN; LOCK settlement IN SHARE MODE;
-  UPDATE ledger SET balance = balance - 1 WHERE id = 1; COMMIT;" >/dev/null 2>&1 &
-BG+=($!)
+PGAPPNAME=payment spawn /dev/null "${PSQL[@]}" -d shop -c "BEGIN; LOCK settlement IN SHARE MODE;
+  UPDATE ledger SET balance = balance - 1 WHERE id = 1; COMMIT;"
 sleep 1
-PGAPPNAME=audit "${PSQL[@]}" -d shop -c "INSERT INTO settlement VALUES (1)" >/dev/null 2>&1 &
-BG+=($!)
+PGAPPNAME=audit spawn /dev/null "${PSQL[@]}" -d shop -c "INSERT INTO settlement VALUES (1)"
 
 echo "== starting pgwarden on :$PGWARDEN_PORT"
-build/release/pgwarden --web_listen_address=":$PGWARDEN_PORT" \
+PGWARDEN_LISTEN=":$PGWARDEN_PORT" start_pgwarden pgwarden "$PGWARDEN_BIN" \
   --dsn "host=127.0.0.1 port=$DEMO_PG_PORT dbname=shop user=pgwarden" \
-  --long_running_thresholds=10,60,300,900,3600 --blocking_query_length=80 \
-  >"$DIR/pgwarden.log" 2>&1 &
-BG+=($!)
-wait_http "http://127.0.0.1:$PGWARDEN_PORT/healthz" ||
-  { cat "$DIR/pgwarden.log"; exit 1; }
+  --long_running_thresholds=10,60,300,900,3600 --blocking_query_length=80
 
 echo "== starting Prometheus :$DEMO_PROMETHEUS_PORT and Alertmanager :$DEMO_ALERTMANAGER_PORT (shipped rules, demo thresholds)"
 # The shipped rules and routing, with thresholds in seconds (lower_rules.py
 # changes nothing else), so the alerts fire within a minute.
-python3 tests/lib/webhook_receiver.py "$DEMO_WEBHOOK_PORT" "$DIR/notifications.jsonl" 86400 &
-BG+=($!)
-cp deploy/alertmanager/pgwarden.tmpl "$DIR/"
-python3 tests/lib/lower_rules.py alertmanager deploy/alertmanager/alertmanager.yml \
-  "$DIR/alertmanager.yml" --webhook "http://127.0.0.1:$DEMO_WEBHOOK_PORT"
-python3 tests/lib/lower_rules.py rules deploy/prometheus/pgwarden-alerts.yml "$DIR/alerts.yml" \
+PROMETHEUS_PORT=$DEMO_PROMETHEUS_PORT ALERTMANAGER_PORT=$DEMO_ALERTMANAGER_PORT \
+  WEBHOOK_PORT=$DEMO_WEBHOOK_PORT STACK_HOST="" WEBHOOK_SECONDS=86400 \
+  start_alerting_stack "127.0.0.1:$PGWARDEN_PORT" 5s \
   --for 5s --long-running 10 --blocked-wait 5 --idle 20 --lock-wait 20
-cp deploy/prometheus/pgwarden-recording.yml "$DIR/recording.yml"
-python3 tests/lib/lower_rules.py prometheus deploy/prometheus/prometheus.yml "$DIR/prometheus.yml" \
-  --target "127.0.0.1:$PGWARDEN_PORT" --alertmanager "127.0.0.1:$DEMO_ALERTMANAGER_PORT" \
-  --interval 5s --rules "$DIR/alerts.yml,$DIR/recording.yml"
-prometheus-alertmanager --config.file="$DIR/alertmanager.yml" --storage.path="$DIR/am" \
-  --web.listen-address=":$DEMO_ALERTMANAGER_PORT" --cluster.listen-address="" \
-  >"$DIR/alertmanager.log" 2>&1 &
-BG+=($!)
-prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/tsdb" \
-  --web.listen-address=":$DEMO_PROMETHEUS_PORT" >"$DIR/prometheus.log" 2>&1 &
-BG+=($!)
-wait_http "http://127.0.0.1:$DEMO_PROMETHEUS_PORT/-/ready" || { tail "$DIR/prometheus.log"; exit 1; }
-wait_http "http://127.0.0.1:$DEMO_ALERTMANAGER_PORT/-/ready" || { tail "$DIR/alertmanager.log"; exit 1; }
 
 show() {
   curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" |
@@ -131,10 +94,10 @@ pgwarden is running against a live demo database.
 
   Metrics:       http://localhost:$PGWARDEN_PORT/metrics
   Landing page:  http://localhost:$PGWARDEN_PORT/
-  Log:           $DIR/pgwarden.log
+  Log:           $WORK/pgwarden.log
   Prometheus:    http://localhost:$DEMO_PROMETHEUS_PORT/alerts  (the shipped rules; demo thresholds)
   Alertmanager:  http://localhost:$DEMO_ALERTMANAGER_PORT/
-  Pages sent:    $DIR/notifications.jsonl  (what a pager would receive)
+  Pages sent:    $WORK/notifications.jsonl  (what a pager would receive)
   Dashboards:    dashboards/*.json, for Grafana (deploy/docker/compose.yml provisions them)
 
 Within a minute PostgresLongRunningQuery and PostgresBlockedSessions fire; the
@@ -172,8 +135,7 @@ if [[ $DEMO_CHECK == 1 ]]; then
   fi
   paged=0
   for i in $(seq 1 120); do
-    if grep -q '"alertname": "PostgresLongRunningQuery"' "$DIR/notifications.jsonl" &&
-       grep -q '"alertname": "PostgresBlockedSessions"' "$DIR/notifications.jsonl"; then
+    if notified firing PostgresLongRunningQuery && notified firing PostgresBlockedSessions; then
       paged=1
       break
     fi
@@ -189,17 +151,17 @@ if [[ $DEMO_CHECK == 1 ]]; then
 for l in open(sys.argv[1]):
     for a in json.loads(l)["payload"].get("alerts", []):
         print("  " + a["status"], a["labels"]["alertname"], a["annotations"].get("blockers", ""))' \
-    "$DIR/notifications.jsonl" | sort -u
+    "$WORK/notifications.jsonl" | sort -u
   echo "demo check passed"
 fi
 
 # Waiting on a background sleep lets the traps run as soon as a signal comes.
 if [[ $DEMO_SECONDS != 0 ]]; then
-  sleep "$DEMO_SECONDS" &
+  spawn /dev/null sleep "$DEMO_SECONDS"
 else
   echo
   echo "Press Ctrl-C to stop."
-  sleep infinity &
+  spawn /dev/null sleep infinity
 fi
-BG+=($!)
-wait $!
+wait "$SPAWNED" || true
+echo "== stopping the demo"

@@ -8,30 +8,20 @@
 # the raw SQL floor (pgwarden's own queries, printed by --print_queries,
 # timed by pgbench on one connection).
 #   tests/bench/scrape_bench.sh [SCRAPES]   (default 50)
+# BENCH_COMPARE and BENCH_ROUNDS add other pgwarden builds to the same run
+# (see below); CPU_SCRAPES sets the scrapes the CPU figure is taken over.
 set -euo pipefail
 
 SCRAPES=${1:-50}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-./tests/install-deps.sh
-source tests/lib/pg.sh
-
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DPGWARDEN_BUILD_TESTS=OFF >/dev/null
-cmake --build build/release -j"$(nproc)" --target pgwarden >/dev/null
+./scripts/install-deps.sh
+source scripts/lib/harness.sh
+build_release
 PE=/usr/bin/prometheus-postgres-exporter
+harness_init bench
 
-WORK=$(mktemp -d /tmp/pgwarden-bench.XXXXXX)
-chmod 755 "$WORK"
-BG=()
-cleanup() {
-  local p
-  for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
-  pg_stop "$WORK/pg"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PORT=$(pg_free_port)
+PORT=$(free_port)
 pg_start "$WORK/pg" "$PORT" "pg_stat_statements.max = 5000" "max_connections = 300"
 BASE="host=127.0.0.1 port=$PORT dbname=bench"
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres)
@@ -64,20 +54,16 @@ echo "workload: 100 idle connections and a blocked chain" >&2
 # (pgbench keeps \sleep in microseconds in an int: 1800 s at a time.)
 printf '\\sleep 1800 s\n\\sleep 1800 s\n' >"$WORK/idle.sql"
 printf 'BEGIN;\nUPDATE ledger SET v = 1 WHERE id = 1;\n\\sleep 1800 s\n\\sleep 1800 s\nCOMMIT;\n' >"$WORK/holder.sql"
-PGAPPNAME=idle "$PG_BIN/pgbench" -n -c 100 -t 1 -f "$WORK/idle.sql" \
-  -h 127.0.0.1 -p "$PORT" -U postgres bench >/dev/null 2>&1 &
-BG+=($!)
-PGAPPNAME=holder "$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/holder.sql" \
-  -h 127.0.0.1 -p "$PORT" -U postgres bench >/dev/null 2>&1 &
-BG+=($!)
+PGAPPNAME=idle spawn /dev/null "$PG_BIN/pgbench" -n -c 100 -t 1 -f "$WORK/idle.sql" \
+  -h 127.0.0.1 -p "$PORT" -U postgres bench
+PGAPPNAME=holder spawn /dev/null "$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/holder.sql" \
+  -h 127.0.0.1 -p "$PORT" -U postgres bench
 sleep 0.5
-PGAPPNAME=waiter psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d bench -c \
-  "BEGIN; LOCK settlement IN SHARE MODE; UPDATE ledger SET v = 2 WHERE id = 1; COMMIT" >/dev/null 2>&1 &
-BG+=($!)
+PGAPPNAME=waiter spawn /dev/null psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d bench -c \
+  "BEGIN; LOCK settlement IN SHARE MODE; UPDATE ledger SET v = 2 WHERE id = 1; COMMIT"
 sleep 0.5
-PGAPPNAME=waiter2 psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d bench -c \
-  "INSERT INTO settlement VALUES (1)" >/dev/null 2>&1 &
-BG+=($!)
+PGAPPNAME=waiter2 spawn /dev/null psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d bench -c \
+  "INSERT INTO settlement VALUES (1)"
 for i in $(seq 1 100); do
   n=$("${PSQL[@]}" -d bench -Atc "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'idle' OR wait_event_type = 'Lock'")
   [[ $n -ge 102 ]] && break
@@ -119,51 +105,65 @@ measure() {
 start_and_wait() {  # start_and_wait URL CMD... -> PID in STARTED
   local url=$1
   shift
-  "$@" >"$WORK/exporter-$RANDOM.log" 2>&1 &
-  STARTED=$!
-  BG+=("$STARTED")
+  spawn "$WORK/exporter-$RANDOM.log" "$@"
+  STARTED=$SPAWNED
   wait_http "$url"
 }
 
 : >"$WORK/rows.tsv"
-P1=$(pg_free_port)
-start_and_wait "http://127.0.0.1:$P1/metrics" build/release/pgwarden \
-  --web_listen_address="127.0.0.1:$P1" --dsn "$BASE user=pgwarden_bench"
-N_DEFAULT=$(build/release/pgwarden --help | grep -c ' \[default\]$')
-measure "pgwarden (default: $N_DEFAULT collectors)" pgwarden_bench "http://127.0.0.1:$P1/metrics" "$STARTED"
-kill "$STARTED"
+N_DEFAULT=$("$PGWARDEN_BIN" --help | grep -c ' \[default\]$')
+# bench_default LABEL BINARY: a pgwarden binary with its default collectors.
+bench_default() {
+  local port
+  port=$(free_port)
+  start_and_wait "http://127.0.0.1:$port/metrics" "$2" \
+    --web_listen_address="127.0.0.1:$port" --dsn "$BASE user=pgwarden_bench"
+  measure "$1" pgwarden_bench "http://127.0.0.1:$port/metrics" "$STARTED"
+  stop "$STARTED"
+}
+# BENCH_COMPARE="label=/path/to/pgwarden,...": other builds (an earlier
+# revision, say), measured with their defaults interleaved with this one,
+# BENCH_ROUNDS times each (default 1), in the same run.
+IFS=, read -r -a COMPARE <<<"${BENCH_COMPARE:-}"
+for round in $(seq 1 "${BENCH_ROUNDS:-1}"); do
+  suffix=$([[ ${BENCH_ROUNDS:-1} == 1 ]] && echo "" || echo ", round $round")
+  bench_default "pgwarden (default: $N_DEFAULT collectors$suffix)" "$PGWARDEN_BIN"
+  for other in "${COMPARE[@]}"; do
+    bench_default "${other%%=*} (default$suffix)" "${other#*=}"
+  done
+done
 
 # postgres_exporter's default set, every collector queried on every scrape
 # (no minimum intervals): the like-for-like comparison.
 PE_SET=activity,locks,settings,database,replication,replication_slots,roles,stat_archiver
 PE_SET+=,stat_bgwriter,stat_database,stat_progress_vacuum,stat_replication,stat_user_tables
 PE_SET+=,statio_user_tables,wal
-P4=$(pg_free_port)
-start_and_wait "http://127.0.0.1:$P4/metrics" build/release/pgwarden \
+P4=$(free_port)
+start_and_wait "http://127.0.0.1:$P4/metrics" "$PGWARDEN_BIN" \
   --web_listen_address="127.0.0.1:$P4" --dsn "$BASE user=pgwarden_bench" \
   --collectors="$PE_SET" \
   --collector_min_interval=database=0,stat_user_tables=0,statio_user_tables=0
 measure "pgwarden (postgres_exporter's set, no intervals)" pgwarden_bench "http://127.0.0.1:$P4/metrics" "$STARTED"
-kill "$STARTED"
+stop "$STARTED"
 
-P2=$(pg_free_port)
-start_and_wait "http://127.0.0.1:$P2/metrics" build/release/pgwarden \
+P2=$(free_port)
+start_and_wait "http://127.0.0.1:$P2/metrics" "$PGWARDEN_BIN" \
   --web_listen_address="127.0.0.1:$P2" --dsn "$BASE user=pgwarden_bench" \
   --collectors=activity,locks,settings
 measure "pgwarden (activity,locks,settings)" pgwarden_bench "http://127.0.0.1:$P2/metrics" "$STARTED"
-kill "$STARTED"
+stop "$STARTED"
 
-P3=$(pg_free_port)
+P3=$(free_port)
 DATA_SOURCE_NAME="postgresql://pe_bench@127.0.0.1:$PORT/bench?sslmode=disable" \
   start_and_wait "http://127.0.0.1:$P3/metrics" "$PE" --web.listen-address="127.0.0.1:$P3"
 measure "postgres_exporter 0.11.1 (default)" pe_bench "http://127.0.0.1:$P3/metrics" "$STARTED"
-kill "$STARTED"
+stop "$STARTED"
 
 # Raw SQL floor: pgwarden's own queries for this server, run back to back
 # on one connection by pgbench (no HTTP, no parsing, no serialization).
 # Simple protocol is what psql does (parse and plan every time); prepared
 # is the best these statements can do, and what pgwarden does.
-build/release/pgwarden --dsn "$BASE user=pgwarden_bench" --print_queries |
+"$PGWARDEN_BIN" --dsn "$BASE user=pgwarden_bench" --print_queries |
   grep -v '^--' >"$WORK/floor.sql"
 for mode in simple prepared; do
   "$PG_BIN/pgbench" -n -M "$mode" -c 1 -t "$SCRAPES" -f "$WORK/floor.sql" \

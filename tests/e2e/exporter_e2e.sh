@@ -4,45 +4,19 @@
 # landing page, password hygiene, exit code 2 on bad input, clean SIGTERM,
 # and an unreachable database.
 # Usage: exporter_e2e.sh PATH_TO_PGWARDEN
-set -uo pipefail
+set -euo pipefail
 
 BIN=${1:?usage: exporter_e2e.sh PATH_TO_PGWARDEN}
 DSN=${PGWARDEN_TEST_DSN:?PGWARDEN_TEST_DSN must name the test server}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-source "$HERE/lib/pg.sh"
-CHECK_SUITE=e2e
-source "$HERE/lib/check.sh"
-WORK=$(mktemp -d /tmp/pgwarden-e2e.XXXXXX)
+source "$HERE/../scripts/lib/harness.sh"
+harness_init e2e
 SECRET="e2e-Secret-Pw-7731"
-PIDS=()
-
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# start_exporter NAME ARGS... : starts pgwarden, waits for /healthz; sets
-# PORT and PID.
-start_exporter() {
-  local name=$1
-  shift
-  PORT=$(pg_free_port)
-  "$BIN" --web_listen_address="127.0.0.1:$PORT" "$@" >"$WORK/$name.log" 2>&1 &
-  PID=$!
-  PIDS+=("$PID")
-  wait_http "http://127.0.0.1:$PORT/healthz" && return 0
-  echo "e2e: $name did not start" >&2
-  cat "$WORK/$name.log" >&2
-  return 1
-}
 
 # --- a healthy target -----------------------------------------------------
-start_exporter main --dsn "$DSN password=$SECRET" || exit 1
-MAIN_PID=$PID
-MAIN_PORT=$PORT
-curl -fsS "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt"
+start_pgwarden main "$BIN" --dsn "$DSN password=$SECRET"
+MAIN_PID=$PGWARDEN_PID
+curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" >"$WORK/metrics.txt"
 check "promtool check metrics exit 0" promtool check metrics <"$WORK/metrics.txt"
 check "pg_up 1" grep -qx 'pg_up 1' "$WORK/metrics.txt"
 DEFAULT_COLLECTORS=$("$BIN" --help | sed -n 's/^  \([a-z_]*\) \[default\]$/\1/p')
@@ -53,15 +27,15 @@ done
 check "process metrics" grep -q '^process_resident_memory_bytes ' "$WORK/metrics.txt"
 
 curl -fsS -D "$WORK/gz.headers" -H 'Accept-Encoding: gzip' \
-  "http://127.0.0.1:$PORT/metrics" -o "$WORK/metrics.gz"
+  "http://127.0.0.1:$PGWARDEN_PORT/metrics" -o "$WORK/metrics.gz"
 check "gzip content encoding" grep -qi '^Content-Encoding: gzip' "$WORK/gz.headers"
 check "gzip body decodes to valid exposition" \
   bash -c "gzip -dc '$WORK/metrics.gz' | promtool check metrics"
 check "content type" grep -qi '^Content-Type: text/plain; version=0.0.4' "$WORK/gz.headers"
 
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/no/such/path")
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PGWARDEN_PORT/no/such/path")
 check "404 for unknown path" test "$code" = 404
-curl -fsS "http://127.0.0.1:$PORT/" >"$WORK/landing.html"
+curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/" >"$WORK/landing.html"
 check "landing page names the target" grep -q 'host=127.0.0.1 port=' "$WORK/landing.html"
 check "landing page lists collectors" grep -q '<li>blocking</li>' "$WORK/landing.html"
 
@@ -73,24 +47,24 @@ for i in $(seq 1 30); do
   sleep 0.1
 done
 check "SIGTERM exits within 3 s" test "$exited" = 0
-wait "$MAIN_PID"
-check "SIGTERM exit code 0" test $? = 0
+wait "$MAIN_PID" && rc=0 || rc=$?
+check "SIGTERM exit code 0" test "$rc" = 0
 check "no pgwarden session left" bash -c \
   "[ \"\$(psql '$DSN' -Atc \"select count(*) from pg_stat_activity where application_name='pgwarden'\")\" = 0 ]"
 
 # --- an unreachable database ----------------------------------------------
-DEAD_PORT=$(pg_free_port)
-start_exporter down --dsn "host=127.0.0.1 port=$DEAD_PORT user=x password=$SECRET" || exit 1
-curl -fsS "http://127.0.0.1:$PORT/metrics" >"$WORK/down.txt"
+DEAD_PORT=$(free_port)
+start_pgwarden down "$BIN" --dsn "host=127.0.0.1 port=$DEAD_PORT user=x password=$SECRET"
+curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" >"$WORK/down.txt"
 check "down: pg_up 0" grep -qx 'pg_up 0' "$WORK/down.txt"
 check "down: collectors report 0" grep -qx 'pg_scrape_collector_success{collector="locks"} 0' "$WORK/down.txt"
 check "down: valid exposition" promtool check metrics <"$WORK/down.txt"
-curl -fsS "http://127.0.0.1:$PORT/metrics" >/dev/null
+curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" >/dev/null
 check "down: one error line for repeated failures" \
   test "$(grep -c 'level=error' "$WORK/down.log")" = 1
-curl -fsS "http://127.0.0.1:$PORT/" >"$WORK/down.html"
+curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/" >"$WORK/down.html"
 check "down: landing page shows the error" grep -q 'Last error' "$WORK/down.html"
-kill -TERM "$PID"; wait "$PID" 2>/dev/null
+stop "$PGWARDEN_PID"
 
 # --- passwords never leak -------------------------------------------------
 check "password not in logs, metrics or pages" bash -c \
@@ -100,8 +74,8 @@ check "password not in logs, metrics or pages" bash -c \
 expect_exit2() {  # expect_exit2 NAME ARGS...
   local name=$1
   shift
-  "$BIN" "$@" >"$WORK/bad.out" 2>"$WORK/bad.err"
-  local rc=$?
+  local rc=0
+  "$BIN" "$@" >"$WORK/bad.out" 2>"$WORK/bad.err" || rc=$?
   check "$name: exit 2 (got $rc)" test "$rc" = 2
   check "$name: one line" test "$(wc -l <"$WORK/bad.err")" = 1
   check "$name: no password" bash -c "! grep -q -- '$SECRET' '$WORK/bad.err'"
@@ -113,9 +87,9 @@ expect_exit2 "positional argument" stray
 expect_exit2 "unreadable dsn file" --dsn_file=/nonexistent/dsn
 expect_exit2 "invalid dsn" --dsn "host=x password=$SECRET garbage"
 expect_exit2 "bad log level" --log_level=loud
-start_exporter holder --dsn "$DSN" || exit 1
-expect_exit2 "port in use" --web_listen_address="127.0.0.1:$PORT" --dsn "$DSN"
-kill -TERM "$PID"; wait "$PID" 2>/dev/null
+start_pgwarden holder "$BIN" --dsn "$DSN"
+expect_exit2 "port in use" --web_listen_address="127.0.0.1:$PGWARDEN_PORT" --dsn "$DSN"
+stop "$PGWARDEN_PID"
 
 "$BIN" --version >"$WORK/version.out"
 check "--version" grep -q '^pgwarden ' "$WORK/version.out"
@@ -131,9 +105,9 @@ check "--print_queries output runs in psql" \
   bash -c "psql '$DSN' -v ON_ERROR_STOP=1 -qf '$WORK/queries.sql' >/dev/null"
 
 # --- postgres_exporter compatibility: queries.yaml, environment, names ----
-start_exporter custom --dsn "$DSN dbname=postgres" --extend_query_path "$HERE/e2e/queries.yaml" \
-  --legacy_names || exit 1
-curl -fsS "http://127.0.0.1:$PORT/metrics" >"$WORK/custom.txt"
+start_pgwarden custom "$BIN" --dsn "$DSN dbname=postgres" --extend_query_path "$HERE/e2e/queries.yaml" \
+  --legacy_names
+curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" >"$WORK/custom.txt"
 for c in pg_e2e_replication pg_e2e_postmaster pg_e2e_databases; do
   check "custom query $c succeeds" grep -qx "pg_scrape_collector_success{collector=\"$c\"} 1" "$WORK/custom.txt"
 done
@@ -146,7 +120,7 @@ check "COUNTER" grep -qE '^pg_e2e_databases_commits\{datname="postgres"\} [0-9]+
 check "DISCARD" bash -c "! grep -q '^pg_e2e_databases_note' '$WORK/custom.txt'"
 check "legacy bgwriter name" grep -qE '^pg_stat_bgwriter_buffers_alloc [0-9]+$' "$WORK/custom.txt"
 check "legacy replication lag name" grep -qx 'pg_replication_lag 0' "$WORK/custom.txt"
-kill -TERM "$PID"; wait "$PID" 2>/dev/null
+stop "$PGWARDEN_PID"
 printf 'pg_x:\n  query: "SELECT 1 AS v"\n  metrics:\n    - v:\n        usage: "HISTOGRAM"\n' >"$WORK/broken.yaml"
 expect_exit2 "broken queries.yaml" --dsn "$DSN" --extend_query_path "$WORK/broken.yaml"
 check "broken queries.yaml: file and line" grep -q "broken.yaml:5: v: unsupported usage" "$WORK/bad.err"
@@ -155,27 +129,24 @@ check "broken queries.yaml: file and line" grep -q "broken.yaml:5: v: unsupporte
 # postgres_exporter's deployments set them.
 HOSTPORT=$(psql "$DSN" -Atc "select host(inet_server_addr()) || ':' || inet_server_port()")
 echo "$SECRET" >"$WORK/pass"
-PORT=$(pg_free_port)
-env -u DATA_SOURCE_NAME DATA_SOURCE_URI="$HOSTPORT/postgres?sslmode=disable" \
-  DATA_SOURCE_USER=postgres DATA_SOURCE_PASS_FILE="$WORK/pass" \
-  "$BIN" --web_listen_address="127.0.0.1:$PORT" >"$WORK/env.log" 2>&1 &
-PID=$!; PIDS+=("$PID")
-wait_http "http://127.0.0.1:$PORT/healthz"
-curl -fsS "http://127.0.0.1:$PORT/metrics" >"$WORK/env.txt"
+unset DATA_SOURCE_NAME
+DATA_SOURCE_URI="$HOSTPORT/postgres?sslmode=disable" DATA_SOURCE_USER=postgres \
+  DATA_SOURCE_PASS_FILE="$WORK/pass" start_pgwarden env "$BIN"
+curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" >"$WORK/env.txt"
 check "DATA_SOURCE_URI/USER/PASS_FILE: pg_up 1" grep -qx 'pg_up 1' "$WORK/env.txt"
 check "DATA_SOURCE_*: password not logged" bash -c "! grep -q -- '$SECRET' '$WORK/env.log'"
-kill -TERM "$PID"; wait "$PID" 2>/dev/null
+stop "$PGWARDEN_PID"
 
 # A role without pg_monitor: wal fails with a clear reason, logged once.
 psql "$DSN" -qc "DROP ROLE IF EXISTS e2e_plain; CREATE ROLE e2e_plain LOGIN"
-start_exporter plain --dsn "$DSN dbname=postgres user=e2e_plain" || exit 1
-for i in 1 2 3; do curl -fsS "http://127.0.0.1:$PORT/metrics" >"$WORK/plain.txt"; done
+start_pgwarden plain "$BIN" --dsn "$DSN dbname=postgres user=e2e_plain"
+for i in 1 2 3; do curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" >"$WORK/plain.txt"; done
 check "no pg_monitor: wal fails" grep -qx 'pg_scrape_collector_success{collector="wal"} 0' "$WORK/plain.txt"
 check "no pg_monitor: activity still works" \
   grep -qx 'pg_scrape_collector_success{collector="activity"} 1' "$WORK/plain.txt"
 check "no pg_monitor: reported once, with the fix" \
   test "$(grep -c 'needs pg_monitor' "$WORK/plain.log")" = 1
-kill -TERM "$PID"; wait "$PID" 2>/dev/null
+stop "$PGWARDEN_PID"
 psql "$DSN" -qc "DROP ROLE e2e_plain"
 
 check_summary

@@ -6,40 +6,29 @@
 # if any fault is not detected, not recovered from, or any answer took
 # longer than the deadline plus 1 s. Every wait is bounded.
 # Usage: faults.sh PATH_TO_PGWARDEN
-set -uo pipefail
+set -euo pipefail
 
 BIN=${1:?usage: faults.sh PATH_TO_PGWARDEN}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-source "$HERE/lib/pg.sh"
-WORK=$(mktemp -d /tmp/pgwarden-faults.XXXXXX)
-chmod 755 "$WORK"
+source "$HERE/../scripts/lib/harness.sh"
+harness_init faults
 DEADLINE=2
 LIMIT_MS=$(( (DEADLINE + 1) * 1000 ))
-BG=()
-EXPORTERS=()
 failures=0
 ROWS=()
-
-cleanup() {
-  local p
-  for p in "${EXPORTERS[@]}" "${BG[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
-  [[ -n ${PGDIR:-} ]] && pg_stop "$PGDIR"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}'; }
 
 PGDIR=$WORK/pg
-PORT=$(pg_free_port)
+PORT=$(free_port)
 # A certificate so that one role can be made to require TLS.
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=127.0.0.1" \
   -keyout "$WORK/server.key" -out "$WORK/server.crt" >/dev/null 2>&1
 chown postgres: "$WORK/server.key" "$WORK/server.crt"
 chmod 600 "$WORK/server.key"
 pg_start "$PGDIR" "$PORT" "max_connections = 20" "superuser_reserved_connections = 3" \
-  "ssl = on" "ssl_cert_file = '$WORK/server.crt'" "ssl_key_file = '$WORK/server.key'" || exit 1
+  "ssl = on" "ssl_cert_file = '$WORK/server.crt'" "ssl_key_file = '$WORK/server.key'"
 {
   echo "host all pw 127.0.0.1/32 scram-sha-256"
   echo "hostnossl all tls 127.0.0.1/32 reject"
@@ -59,14 +48,11 @@ pg_restart_after_stop() {
   pg_as_owner "$PG_BIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 60 start >/dev/null
 }
 
-# start_exporter NAME DSN -> EXP_PORT
-start_exporter() {
-  EXP_PORT=$(pg_free_port)
+# watch_target NAME DSN: a pgwarden on DSN with the fault deadline and a
+# short connect timeout; its counters start from zero.
+watch_target() {
   CONNS=0
-  "$BIN" --web_listen_address="127.0.0.1:$EXP_PORT" --dsn "$2" --scrape_timeout=$DEADLINE \
-    --connect_timeout=2 >"$WORK/$1.log" 2>&1 &
-  EXPORTERS+=($!)
-  wait_http "http://127.0.0.1:$EXP_PORT/healthz"
+  start_pgwarden "$1" "$BIN" --scrape_timeout=$DEADLINE --connect_timeout=2 --dsn "$2"
 }
 
 # scrape: one GET; sets UP (1/0/"x"), OK (all collectors 1: 1/0), LAT_MS.
@@ -75,9 +61,9 @@ CONNS=0
 scrape() {
   local t0 out
   t0=$(now)
-  out=$(curl -sS --max-time 15 "http://127.0.0.1:$EXP_PORT/metrics" 2>/dev/null)
+  out=$(curl -sS --max-time 15 "http://127.0.0.1:$PGWARDEN_PORT/metrics" 2>/dev/null) || out=
   LAT_MS=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%d", (b - a) * 1000}')
-  (( LAT_MS > MAX_LAT )) && MAX_LAT=$LAT_MS
+  if (( LAT_MS > MAX_LAT )); then MAX_LAT=$LAT_MS; fi
   UP=$(grep -oP '^pg_up \K[01]' <<<"$out" || echo x)
   CONNS=$(grep -oP '^pgwarden_connections_opened_total \K[0-9]+' <<<"$out" || echo "$CONNS")
   if [[ $UP == 1 ]] && ! grep -q '^pg_scrape_collector_success{.*} 0$' <<<"$out"; then OK=1; else OK=0; fi
@@ -110,10 +96,10 @@ fault() {
   local conns_before=$CONNS
   t0=$(now)
   eval "$inject"
-  wait_for "$detect" 20 "$t0"
+  wait_for "$detect" 20 "$t0" || true
   down=$WAITED
   eval "$fix"
-  wait_for '[[ $OK == 1 ]]' 60
+  wait_for '[[ $OK == 1 ]]' 60 || true
   up=$WAITED
   local verdict=ok
   [[ $down == never || $up == never ]] && verdict=FAILED
@@ -122,7 +108,7 @@ fault() {
   ROWS+=("| $name | $down | $up | $MAX_LAT | $((CONNS - conns_before)) | $verdict |")
 }
 
-start_exporter main "host=127.0.0.1 port=$PORT dbname=postgres user=mon" || exit 1
+watch_target main "host=127.0.0.1 port=$PORT dbname=postgres user=mon"
 DOWN='[[ $UP != 1 ]]'
 
 fault "server stopped (fast shutdown), started again" "$DOWN" \
@@ -135,7 +121,7 @@ fault "pgwarden's backend ended by pg_terminate_backend()" "$DOWN" \
   '"${ADMIN[@]}" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '"'"'pgwarden'"'"'" >/dev/null' \
   ':'
 fault "another backend SIGKILLed: crash recovery" "$DOWN" \
-  'PGAPPNAME=victim "${ADMIN[@]}" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 & BG+=($!); sleep 0.5;
+  'PGAPPNAME=victim spawn /dev/null "${ADMIN[@]}" -c "SELECT pg_sleep(60)"; sleep 0.5;
    kill -KILL $("${ADMIN[@]}" -c "SELECT pid FROM pg_stat_activity WHERE application_name = '"'"'victim'"'"'")' \
   ':'
 fault "postmaster and backends frozen (SIGSTOP) for 6 s" "$DOWN" \
@@ -143,55 +129,57 @@ fault "postmaster and backends frozen (SIGSTOP) for 6 s" "$DOWN" \
   'sleep 6; kill -CONT $FROZEN'
 printf 'BEGIN;\nLOCK TABLE pg_database IN ACCESS EXCLUSIVE MODE;\n\\sleep 8 s\nCOMMIT;\n' >"$WORK/lock.sql"
 fault "ACCESS EXCLUSIVE lock on pg_database held 8 s" '[[ $OK == 0 ]]' \
-  '"$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/lock.sql" -h 127.0.0.1 -p $PORT -U postgres postgres >/dev/null 2>&1 & LOCKER=$!; BG+=($LOCKER)' \
-  'wait $LOCKER'
+  'spawn /dev/null "$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/lock.sql" -h 127.0.0.1 -p $PORT -U postgres postgres; LOCKER=$SPAWNED' \
+  'wait $LOCKER || true'
 # pgwarden's query waits on that lock while it is cancelled from outside.
 # The lock also stops new connections, so the canceller connects first and
 # reads pg_stat_get_activity() (the view joins pg_database).
 printf '\\sleep 700 ms\nSELECT pg_cancel_backend(pid) FROM pg_stat_get_activity(NULL) WHERE application_name = '"'"'pgwarden'"'"' AND state = '"'"'active'"'"';\n' \
   >"$WORK/cancel.sql"
 fault "pgwarden's query cancelled by pg_cancel_backend()" '[[ $OK == 0 ]]' \
-  '"$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/cancel.sql" -h 127.0.0.1 -p $PORT -U postgres postgres >"$WORK/cancel.out" 2>&1 & BG+=($!);
+  'spawn "$WORK/cancel.out" "$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/cancel.sql" -h 127.0.0.1 -p $PORT -U postgres postgres;
    sleep 0.2;
-   "$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/lock.sql" -h 127.0.0.1 -p $PORT -U postgres postgres >/dev/null 2>&1 & LOCKER=$!; BG+=($LOCKER);
-   sleep 0.2; curl -s -o /dev/null "http://127.0.0.1:$EXP_PORT/metrics" &' \
-  'wait $LOCKER'
+   spawn /dev/null "$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/lock.sql" -h 127.0.0.1 -p $PORT -U postgres postgres; LOCKER=$SPAWNED;
+   sleep 0.2; spawn /dev/null curl -s -o /dev/null "http://127.0.0.1:$PGWARDEN_PORT/metrics"' \
+  'wait $LOCKER || true'
 grep -q "canceling statement due to user request" "$WORK/main.log" ||
   { echo "the cancelled query was not reported" >&2; failures=$((failures + 1)); }
 printf '\\sleep 60 s\n' >"$WORK/idle.sql"
 fault "server at max_connections, pgwarden must reconnect" "$DOWN" \
   '"${ADMIN[@]}" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '"'"'pgwarden'"'"'" >/dev/null;
-   "$PG_BIN/pgbench" -n -c 17 -t 1 -f "$WORK/idle.sql" -h 127.0.0.1 -p $PORT -U filler postgres >/dev/null 2>&1 & FILLER=$!; BG+=($FILLER)' \
-  'kill $FILLER; wait $FILLER'
+   spawn /dev/null "$PG_BIN/pgbench" -n -c 17 -t 1 -f "$WORK/idle.sql" -h 127.0.0.1 -p $PORT -U filler postgres; FILLER=$SPAWNED' \
+  'stop $FILLER'
 pile=$("${ADMIN[@]}" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarden'")
 [[ $pile -le 1 ]] || { echo "pgwarden holds $pile connections" >&2; failures=$((failures + 1)); }
-kill "${EXPORTERS[-1]}"
+stop "$PGWARDEN_PID"
 
 # Wrong settings, each fixed on the server side so that the same running
 # pgwarden recovers without a restart.
-start_exporter pw "host=127.0.0.1 port=$PORT dbname=postgres user=pw password=wrong-Pass-17" || exit 1
+watch_target pw "host=127.0.0.1 port=$PORT dbname=postgres user=pw password=wrong-Pass-17"
 fault "wrong password" "$DOWN" ':' \
   '"${ADMIN[@]}" -c "ALTER ROLE pw PASSWORD '"'"'wrong-Pass-17'"'"'" >/dev/null'
-kill "${EXPORTERS[-1]}"
-start_exporter db "host=127.0.0.1 port=$PORT dbname=nodb user=mon" || exit 1
+stop "$PGWARDEN_PID"
+watch_target db "host=127.0.0.1 port=$PORT dbname=nodb user=mon"
 fault "database does not exist" "$DOWN" ':' '"${ADMIN[@]}" -c "CREATE DATABASE nodb" >/dev/null'
-kill "${EXPORTERS[-1]}"
-start_exporter tls "host=127.0.0.1 port=$PORT dbname=postgres user=tls sslmode=disable" || exit 1
+stop "$PGWARDEN_PID"
+watch_target tls "host=127.0.0.1 port=$PORT dbname=postgres user=tls sslmode=disable"
 fault "TLS required by the server, not offered" "$DOWN" ':' \
   'sed -i "/^hostnossl all tls/d" "$PGDIR/data/pg_hba.conf"; "${ADMIN[@]}" -c "SELECT pg_reload_conf()" >/dev/null'
-kill "${EXPORTERS[-1]}"
-DEAD=$(pg_free_port)
-start_exporter port "host=127.0.0.1 port=$DEAD dbname=postgres user=mon" || exit 1
-MAX_LAT=0
-wait_for "$DOWN" 10
-down=$WAITED
-ROWS+=("| wrong port (nothing listening) | $down | n/a (a config change) | $MAX_LAT | 0 | $([[ $down != never ]] && echo ok || echo FAILED) |")
-kill "${EXPORTERS[-1]}"
-start_exporter host "host=127.0.0.2 port=$PORT dbname=postgres user=mon" || exit 1
-MAX_LAT=0
-wait_for "$DOWN" 10
-down=$WAITED
-ROWS+=("| wrong host (127.0.0.2, refused) | $down | n/a (a config change) | $MAX_LAT | 0 | $([[ $down != never ]] && echo ok || echo FAILED) |")
+stop "$PGWARDEN_PID"
+# config_fault NAME DSN: a target only a configuration change can fix; the
+# row says how long until pg_up 0.
+config_fault() {
+  watch_target "config-${#ROWS[@]}" "$2"
+  MAX_LAT=0
+  wait_for "$DOWN" 10 || true
+  local verdict=ok
+  [[ $WAITED != never ]] || { verdict=FAILED; failures=$((failures + 1)); }
+  ROWS+=("| $1 | $WAITED | n/a (a config change) | $MAX_LAT | 0 | $verdict |")
+  stop "$PGWARDEN_PID"
+}
+config_fault "wrong port (nothing listening)" \
+  "host=127.0.0.1 port=$(free_port) dbname=postgres user=mon"
+config_fault "wrong host (127.0.0.2, refused)" "host=127.0.0.2 port=$PORT dbname=postgres user=mon"
 
 # Every exporter log: errors said once per state, never the passwords.
 if grep -l -e 'right-Pass-91' -e 'wrong-Pass-17' "$WORK"/*.log; then
@@ -206,7 +194,7 @@ echo "| fault | until pg_up 0 / collectors 0 | recovery after the fix | slowest 
 echo "|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
 echo
-grep -h 'level=error' "$WORK"/*.log | sed 's/^ts=[^ ]* //' | sort | uniq -c | sort -rn | head -12
+grep -h 'level=error' "$WORK"/*.log | sed 's/^ts=[^ ]* //' | sort | uniq -c | sort -rn | head -12 || true
 echo
 echo "faults: $((${#ROWS[@]} - failures)) passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -4,38 +4,25 @@
 # Asserts the replication, slot, stat_replication, WAL receiver and archiver
 # families carry real values, and that lag grows while replay is paused.
 # Usage: replica.sh PATH_TO_PGWARDEN
-set -uo pipefail
+set -euo pipefail
 
 BIN=${1:?usage: replica.sh PATH_TO_PGWARDEN}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-source "$HERE/lib/pg.sh"
-CHECK_SUITE=replica
-source "$HERE/lib/check.sh"
-WORK=$(mktemp -d /tmp/pgwarden-replica.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  pg_stop "$WORK/standby"
-  pg_stop "$WORK/primary"
-  [[ -n ${KEEP:-} ]] || rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$HERE/../scripts/lib/harness.sh"
+harness_init replica
 
 # value FILE SERIES: the sample value of an exact series line, or "".
 value() { awk -v s="$2" '$1 == s { print $2 }' "$1"; }
 scrape() { curl -fsS "http://127.0.0.1:$1/metrics" >"$2"; }
 
-P_PORT=$(pg_free_port)
+P_PORT=$(free_port)
 pg_start "$WORK/primary" "$P_PORT" "wal_level = replica" "max_wal_senders = 5" \
-  "wal_keep_size = 64MB" "archive_mode = on" "archive_command = 'true'" || exit 1
+  "wal_keep_size = 64MB" "archive_mode = on" "archive_command = 'true'"
 P_DSN="host=127.0.0.1 port=$P_PORT user=postgres dbname=postgres"
 psql "$P_DSN" -qc "SELECT pg_create_physical_replication_slot('it_standby')" >/dev/null
 psql "$P_DSN" -qc "CREATE TABLE ticks (id serial, at timestamptz default now())"
 
-S_PORT=$(pg_free_port)
+S_PORT=$(free_port)
 mkdir -p "$WORK/standby" && chown postgres: "$WORK/standby"
 pg_as_owner "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$P_PORT" -U postgres \
   -D "$WORK/standby/data" -R -S it_standby -X stream >"$WORK/basebackup.log" 2>&1 || {
@@ -46,22 +33,16 @@ pg_as_owner "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$P_PORT" -U postgres \
   echo "unix_socket_directories = '$WORK/standby'"
   echo "primary_conninfo = 'host=127.0.0.1 port=$P_PORT user=postgres application_name=it_standby'"
 } >>"$WORK/standby/data/postgresql.auto.conf"
+on_exit pg_stop "$WORK/standby"
 pg_as_owner "$PG_BIN/pg_ctl" -D "$WORK/standby/data" -l "$WORK/standby/server.log" -w -t 60 \
   start >/dev/null || { cat "$WORK/standby/server.log" >&2; exit 1; }
 S_DSN="host=127.0.0.1 port=$S_PORT user=postgres dbname=postgres"
 
-start_exporter() {  # start_exporter DSN -> prints the port
-  local port
-  port=$(pg_free_port)
-  "$BIN" --web_listen_address="127.0.0.1:$port" --dsn "$1" \
-    --collectors=replication,replication_slots,stat_replication,stat_wal_receiver,stat_archiver \
-    >>"$WORK/pgwarden.log" 2>&1 &
-  PIDS+=($!)
-  wait_http "http://127.0.0.1:$port/healthz" >&2 || exit 1
-  echo "$port"
-}
-P_EXP=$(start_exporter "$P_DSN")
-S_EXP=$(start_exporter "$S_DSN")
+COLLECTORS=replication,replication_slots,stat_replication,stat_wal_receiver,stat_archiver
+start_pgwarden primary "$BIN" --dsn "$P_DSN" --collectors=$COLLECTORS
+P_EXP=$PGWARDEN_PORT
+start_pgwarden standby "$BIN" --dsn "$S_DSN" --collectors=$COLLECTORS
+S_EXP=$PGWARDEN_PORT
 
 # Wait (at most 20 s) for the standby to stream.
 for i in $(seq 1 100); do

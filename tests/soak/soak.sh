@@ -9,40 +9,25 @@ set -euo pipefail
 BIN=${1:?usage: soak.sh PATH_TO_PGWARDEN [SCRAPES]}
 SCRAPES=${2:-20000}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-source "$HERE/lib/pg.sh"
-WORK=$(mktemp -d /tmp/pgwarden-soak.XXXXXX)
-chmod 755 "$WORK"
-BG=()
-cleanup() {
-  local p
-  for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done
-  pg_stop "$WORK/pg"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$HERE/../scripts/lib/harness.sh"
+harness_init soak
 
-PORT=$(pg_free_port)
+PORT=$(free_port)
 pg_start "$WORK/pg" "$PORT"
 PSQL=(psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres)
 "${PSQL[@]}" -c "CREATE EXTENSION pg_stat_statements"
 "$PG_BIN/pgbench" -q -i -s 1 -h 127.0.0.1 -p "$PORT" -U postgres postgres >/dev/null 2>&1
-"$PG_BIN/pgbench" -n -c 2 -R 50 -T 900 -h 127.0.0.1 -p "$PORT" -U postgres postgres \
-  >/dev/null 2>&1 &
-BG+=($!)
-PGAPPNAME=long "${PSQL[@]}" -c "SELECT pg_sleep(900)" >/dev/null 2>&1 &
-BG+=($!)
+spawn /dev/null "$PG_BIN/pgbench" -n -c 2 -R 50 -T 900 -h 127.0.0.1 -p "$PORT" -U postgres postgres
+PGAPPNAME=long spawn /dev/null "${PSQL[@]}" -c "SELECT pg_sleep(900)"
 printf 'BEGIN;\nUPDATE pgbench_tellers SET tbalance = 0 WHERE tid = 1;\n\\sleep 900 s\nCOMMIT;\n' \
   >"$WORK/holder.sql"
-"$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/holder.sql" -h 127.0.0.1 -p "$PORT" -U postgres \
-  postgres >/dev/null 2>&1 &
-BG+=($!)
+spawn /dev/null "$PG_BIN/pgbench" -n -c 1 -t 1 -f "$WORK/holder.sql" -h 127.0.0.1 -p "$PORT" \
+  -U postgres postgres
 
-W=$(pg_free_port)
-"$BIN" --web_listen_address="127.0.0.1:$W" --dsn "host=127.0.0.1 port=$PORT user=postgres" \
-  --stat_statements_include_query >"$WORK/pgwarden.log" 2>&1 &
-PID=$!
-BG+=("$PID")
-wait_http "http://127.0.0.1:$W/healthz"
+start_pgwarden pgwarden "$BIN" --dsn "host=127.0.0.1 port=$PORT user=postgres" \
+  --stat_statements_include_query
+W=$PGWARDEN_PORT
+PID=$PGWARDEN_PID
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$PID/status"; }
 
 curl -fsS "http://127.0.0.1:$W/metrics?warmup=[1-1000]" >/dev/null
