@@ -48,14 +48,21 @@ source scripts/lib/harness.sh
 harness_init tests
 JOBS=$(nproc)
 
-build() {  # build DIR CMAKE_ARGS... : configure once, then build what changed
-  local dir=$1
+# build DIR [--target T...] [CMAKE_ARGS...]: configure, then build what
+# changed (everything, or the targets named).
+build() {
+  local dir=$1 targets=()
   shift
+  while [[ ${1:-} == --target ]]; do targets+=(--target "$2"); shift 2; done
   cmake -S . -B "$dir" -DPGWARDEN_WERROR=ON "$@" >"$WORK/cmake-$(basename "$dir").log" ||
     { cat "$WORK/cmake-$(basename "$dir").log"; return 1; }
-  cmake --build "$dir" -j"$JOBS"
+  cmake --build "$dir" -j"$JOBS" "${targets[@]}"
 }
-build_ci() { build build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null; }
+build_ci() {  # build_ci [TARGET...]: the RelWithDebInfo build the stages share
+  local targets=() t
+  for t in "$@"; do targets+=(--target "$t"); done
+  build build/ci "${targets[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+}
 
 # logged NAME PATTERN CMD...: runs CMD with its output in $WORK/NAME.log;
 # prints the lines matching PATTERN when it passes, all of it when it fails.
@@ -110,7 +117,7 @@ stage_lint() {
 }
 
 stage_unit() {
-  build_ci
+  build_ci unit_tests
   logged unit 'tests (passed|failed)' ctest --test-dir build/ci --output-on-failure \
     --timeout 600 -L unit
 }
