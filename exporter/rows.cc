@@ -1,8 +1,7 @@
 #include "exporter/rows.h"
 
-#include <cerrno>
+#include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <stdexcept>
 
 namespace pgwarden {
@@ -52,19 +51,16 @@ std::optional<double> ParseNumber(std::string_view text) {
   if (text == "Infinity") return HUGE_VAL;
   if (text == "-Infinity") return -HUGE_VAL;
   if (text.empty() || text.size() > 64) return std::nullopt;
-  char buf[65];
-  text.copy(buf, text.size());
-  buf[text.size()] = '\0';
-  char* end = nullptr;
-  errno = 0;
-  const double value = std::strtod(buf, &end);
-  if (end != buf + text.size() || errno == ERANGE) return std::nullopt;
-  // strtod also accepts hex floats, "inf" and "nan" spellings PostgreSQL
-  // never prints; refuse them so odd text does not become a sample.
+  // from_chars also reads "inf" and "nan" spellings PostgreSQL never
+  // prints; refuse them so odd text does not become a sample.
   for (char c : text) {
-    if (c == 'x' || c == 'X' || c == 'i' || c == 'I' || c == 'n' || c == 'N') {
-      return std::nullopt;
-    }
+    if (c == 'i' || c == 'I' || c == 'n' || c == 'N') return std::nullopt;
+  }
+  double value = 0;
+  const auto [end, error] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) {
+    return std::nullopt;
   }
   return value;
 }
