@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,8 +17,19 @@ namespace pgwarden {
 inline constexpr char kNeedsPgMonitor[] =
     "the role needs pg_monitor: see deploy/sql/monitoring-role.sql";
 
+// What a collector remembers about one target across scrapes. Most keep
+// nothing; one that must (stat_statements: counters that stay monotonic as
+// statements move in and out of its top N) subclasses this. The target
+// makes one per collector with NewState() and touches it only from its
+// collecting thread.
+class CollectorState {
+ public:
+  virtual ~CollectorState() = default;
+};
+
 // One catalog query turned into metric families. Implementations are
-// stateless and const, so one instance serves every target and thread.
+// const, so one instance serves every target and thread; what a collector
+// remembers per target lives in its CollectorState.
 class Collector {
  public:
   virtual ~Collector() = default;
@@ -37,6 +49,22 @@ class Collector {
   // sense of; the engine reports that collector as failed.
   virtual void Parse(const ServerInfo& server, const Rows& rows,
                      Families& out) const = 0;
+
+  // A collector that remembers what it saw returns a fresh state here; the
+  // target then calls ParseWithState with it, and never serves the last
+  // families again just because the rows are equal. Default: none.
+  virtual std::unique_ptr<CollectorState> NewState() const { return nullptr; }
+
+  // Parse with this target's `state`, for rows read at `now`. The default
+  // ignores the state. Throws what Parse throws.
+  virtual void ParseWithState(const ServerInfo& server, const Rows& rows,
+                              CollectorState& state,
+                              std::chrono::steady_clock::time_point now,
+                              Families& out) const {
+    (void)state;
+    (void)now;
+    Parse(server, rows, out);
+  }
 
   // True when the query reads per-database catalogs (tables, indexes,
   // partitions): the engine then runs it in every discovered database and

@@ -37,11 +37,16 @@ std::shared_ptr<const Families> ParseWithMemo(CollectorSlot& slot,
                                               Rows rows, Clock::time_point now,
                                               bool complete) {
   Memo& memo = slot.memo;
+  auto families = std::make_shared<Families>();
+  if (slot.state) {
+    slot.collector->ParseWithState(server, rows, *slot.state, now, *families);
+    if (complete) memo = Memo{server, Rows{}, families, now};
+    return families;
+  }
   if (complete && memo.families && memo.rows == rows && memo.server == server) {
     memo.fetched = now;  // same rows as last time: same families
     return memo.families;
   }
-  auto families = std::make_shared<Families>();
   slot.collector->Parse(server, rows, *families);
   if (complete) memo = Memo{server, std::move(rows), families, now};
   return families;

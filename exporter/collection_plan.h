@@ -25,6 +25,9 @@ struct CollectorSlot {
   // instead of querying; 0: every scrape.
   Clock::duration min_interval{};
   Memo memo;  // touched only by the target's collecting thread
+  // The collector's memory of this target (Collector::NewState); null for
+  // most. Touched only by the target's collecting thread.
+  std::unique_ptr<CollectorState> state;
 };
 
 // Statements that run together, and the collector each belongs to.
@@ -51,7 +54,8 @@ CollectionPlan PlanCollection(const std::vector<CollectorSlot>& slots,
                               const ServerInfo& server, Clock::time_point now);
 
 // The families of `slot`'s collector for `rows`: the memo's when the rows
-// and server equal the memo's (Parse is pure), else a fresh Parse. A
+// and server equal the memo's (Parse is pure), else a fresh Parse, or
+// ParseWithState for a collector with state (never the memo's). A
 // `complete` result updates the memo, fetched at `now`; a partial one (some
 // databases failed) is returned but never remembered. Throws what Parse
 // throws.

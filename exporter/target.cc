@@ -42,7 +42,9 @@ struct Target::Runtime {
       const double interval =
           it == options.min_interval_seconds.end() ? 0 : it->second;
       collector_names.emplace_back(c->Name());
-      slots.push_back(CollectorSlot{std::move(c), Seconds(interval), {}});
+      auto state = c->NewState();
+      slots.push_back(
+          CollectorSlot{std::move(c), Seconds(interval), {}, std::move(state)});
     }
     notices.resize(slots.size());
   }

@@ -41,9 +41,11 @@ class Fixed : public Collector {
 };
 
 CollectorSlot Slot(Collector* c, int interval_seconds = 0) {
-  return CollectorSlot{std::unique_ptr<Collector>(c),
-                       std::chrono::seconds(interval_seconds),
-                       {}};
+  CollectorSlot slot;
+  slot.collector.reset(c);
+  slot.min_interval = std::chrono::seconds(interval_seconds);
+  slot.state = c->NewState();
+  return slot;
 }
 
 TEST(PlanCollectionTest, SortsCollectorsByWhatTheyNeed) {

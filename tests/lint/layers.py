@@ -14,7 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 # Layer of each non-collector source, by its stem in exporter/.
 LAYERS = {
-    "base": {"database", "dsn", "log", "metrics", "process_metrics", "rows",
+    "base": {"counters", "database", "dsn", "log", "metrics", "process_metrics", "rows",
              "server_info", "strings", "text"},
     "engine": {"collection", "collection_plan", "database_pool", "self_metrics",
                "target"},
