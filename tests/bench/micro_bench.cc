@@ -93,6 +93,49 @@ void BM_Gzip(benchmark::State& state) {
 }
 BENCHMARK(BM_Gzip);
 
+// One read of a pg_stat_statements view of n entries, the second and later
+// reads of a target (every entry seen before, a tenth of them busier).
+Rows StatementRows(int n, int round) {
+  std::vector<std::vector<std::string>> cells;
+  for (int i = 0; i < n; ++i) {
+    const int busier = i % 10 == 0 ? round : 0;
+    cells.push_back(
+        {std::to_string(10 + i % 3), "5", "user" + std::to_string(i % 3),
+         "shop", std::to_string(1000003LL * i), "t",
+         std::to_string(100 + busier), std::to_string(12.5 * (i + busier)),
+         std::to_string(i), "0.5", "0", "0.25", "\\N", "\\N"});
+  }
+  return testing::MakeRows(
+      {"userid", "dbid", "user", "datname", "queryid", "toplevel", "calls",
+       "exec_ms", "rows", "read_ms", "write_ms", "plan_ms", "since", "query"},
+      cells);
+}
+
+void BM_StatStatementsRead(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  auto c = testing::NewCollector("stat_statements");
+  ServerInfo server;
+  server.version_num = 150000;
+  server.pgss_available = true;
+  auto target_state = c->NewState();
+  const Rows first = StatementRows(n, 0), second = StatementRows(n, 1);
+  auto now = std::chrono::steady_clock::now();
+  Families warm;
+  c->ParseWithState(server, first, *target_state, now, warm);
+  int round = 0;
+  for (auto _ : state) {
+    now += std::chrono::seconds(60);
+    Families out;
+    c->ParseWithState(server, ++round % 2 ? second : first, *target_state, now,
+                      out);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_StatStatementsRead)
+    ->Arg(2000)
+    ->Arg(10000)
+    ->Unit(benchmark::kMillisecond);
+
 void BM_SanitizeLabelValue(benchmark::State& state) {
   const std::string value =
       "SELECT * FROM orders WHERE customer = $1 AND status <> $2";
