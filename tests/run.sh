@@ -138,7 +138,7 @@ stage_e2e() {
 
 stage_alerting() {
   build_ci
-  logged alerting '^alerting|paged after|skipped' tests/e2e/alerting_e2e.sh build/ci/pgwarden
+  logged alerting '^alerting|paged after|of time|skipped' tests/e2e/alerting_e2e.sh build/ci/pgwarden
 }
 
 stage_faults() {

@@ -9,6 +9,7 @@ so the tests exercise the rules users deploy, never a hand-written copy.
   lower_rules.py alertmanager IN OUT --webhook http://127.0.0.1:PORT
   lower_rules.py prometheus IN OUT --target HOST:PORT --alertmanager HOST:PORT \
       --interval 1s --rules FILE[,FILE]
+  lower_rules.py recording IN OUT --window 30s   (every rate's [5m] range)
 
 Each substitution must apply, or the script fails: a rule edited in a way
 the test no longer understands stops the test instead of going untested.
@@ -49,6 +50,20 @@ def rules(args):
     missing = set(changes) - seen
     if missing:
         sys.exit(f"lower_rules: alerts not found: {sorted(missing)}")
+    yaml.safe_dump(doc, open(args.output, "w"), sort_keys=False, width=1000)
+
+
+def recording(args):
+    doc = yaml.safe_load(open(args.input))
+    changed = 0
+    for group in doc["groups"]:
+        for rule in group["rules"]:
+            if "[" in rule["expr"] and "[5m]" not in rule["expr"]:
+                sys.exit(f"lower_rules: {rule['record']}: a range other than [5m]")
+            changed += "[5m]" in rule["expr"]
+            rule["expr"] = rule["expr"].replace("[5m]", f"[{args.window}]")
+    if not changed:
+        sys.exit("lower_rules: no [5m] range in the recording rules")
     yaml.safe_dump(doc, open(args.output, "w"), sort_keys=False, width=1000)
 
 
@@ -94,7 +109,7 @@ def prometheus(args):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("kind", choices=["rules", "alertmanager", "prometheus"])
+    p.add_argument("kind", choices=["rules", "recording", "alertmanager", "prometheus"])
     p.add_argument("input")
     p.add_argument("output")
     p.add_argument("--for", dest="for_", default="1s")
@@ -107,8 +122,10 @@ def main():
     p.add_argument("--alertmanager")
     p.add_argument("--interval", default="1s")
     p.add_argument("--rules")
+    p.add_argument("--window", default="5m")
     args = p.parse_args()
-    {"rules": rules, "alertmanager": alertmanager, "prometheus": prometheus}[args.kind](args)
+    {"rules": rules, "recording": recording, "alertmanager": alertmanager,
+     "prometheus": prometheus}[args.kind](args)
 
 
 if __name__ == "__main__":

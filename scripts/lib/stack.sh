@@ -8,7 +8,8 @@
 #       `lower_rules.py rules ... RULE_ARG...` (e.g. --for 1s). Ports from
 #       PROMETHEUS_PORT, ALERTMANAGER_PORT and WEBHOOK_PORT (free ones when
 #       unset; set on return), listening on STACK_HOST (127.0.0.1; "" for
-#       every interface). Logs in $WORK/{prometheus,alertmanager,webhook}.log;
+#       every interface). STACK_RECORDING_WINDOW (e.g. 30s) shortens the
+#       recording rules' [5m] ranges. Logs in $WORK/{prometheus,alertmanager,webhook}.log;
 #       everything stops at exit.
 #   notified STATUS ALERT [TEXT]
 #       a STATUS (firing or resolved) notification for ALERT whose JSON
@@ -33,7 +34,8 @@ start_alerting_stack() {
     --web.listen-address="$host:$ALERTMANAGER_PORT" --cluster.listen-address=""
   python3 "$STACK_LIB/lower_rules.py" rules "$deploy/prometheus/pgwarden-alerts.yml" \
     "$WORK/alerts.yml" "$@" || return 1
-  cp "$deploy/prometheus/pgwarden-recording.yml" "$WORK/recording.yml"
+  python3 "$STACK_LIB/lower_rules.py" recording "$deploy/prometheus/pgwarden-recording.yml" \
+    "$WORK/recording.yml" --window "${STACK_RECORDING_WINDOW:-5m}" || return 1
   python3 "$STACK_LIB/lower_rules.py" prometheus "$deploy/prometheus/prometheus.yml" \
     "$WORK/prometheus.yml" --target "$target" --alertmanager "127.0.0.1:$ALERTMANAGER_PORT" \
     --interval "$interval" --rules "$WORK/alerts.yml,$WORK/recording.yml" || return 1
