@@ -84,7 +84,8 @@ measure() {
   local name=$1 role=$2 url=$3 pid=$4
   local i t0 t1
   for i in 1 2 3; do curl -fsS -o /dev/null "$url"; done  # warm-up
-  "${PSQL[@]}" -d bench -c "SELECT pg_stat_statements_reset()" >/dev/null
+  # Only this exporter's entries: the workload's statements stay in the view.
+  "${PSQL[@]}" -d bench -c "SELECT pg_stat_statements_reset('$role'::regrole)" >/dev/null
   : >"$WORK/$name.lat"
   for i in $(seq 1 "$SCRAPES"); do
     curl -fsS -o "$WORK/$name.last" -w '%{time_total}\n' "$url" >>"$WORK/$name.lat"
