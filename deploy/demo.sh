@@ -110,6 +110,11 @@ Look for:
   the nightly-report query crosses pg_long_running_queries{threshold_seconds="10"}
   about 10 s after start.
 
+  The statements busiest lately (pg_stat_statements, read every 2 minutes; the
+  counters never go backwards as statements enter and leave the top 100):
+  curl -s localhost:$PGWARDEN_PORT/metrics | grep '^pg_stat_statements_seconds_total'
+  and in Prometheus: topk(5, statement:pg_stat_statements_time_share:ratio_rate5m)
+
 Right now:
 MSG
 show
@@ -120,7 +125,9 @@ if [[ $DEMO_CHECK == 1 ]]; then
     m=$(curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics")
     if grep -qx 'pg_blocked_sessions{datname="shop"} 2' <<<"$m" &&
        grep -q '^pg_blocking_session_info{.*application_name="billing-batch".*} 2$' <<<"$m" &&
-       grep -qx 'pg_long_running_queries{datname="shop",threshold_seconds="10"} 1' <<<"$m"; then
+       grep -qx 'pg_long_running_queries{datname="shop",threshold_seconds="10"} 1' <<<"$m" &&
+       grep -q '^pg_stat_statements_calls_total{user="postgres",datname="shop",queryid="other"} ' <<<"$m" &&
+       grep -q '^pg_stat_statements_deallocations_total ' <<<"$m"; then
       ok=1
       break
     fi
@@ -130,7 +137,7 @@ if [[ $DEMO_CHECK == 1 ]]; then
   echo "After the long-running threshold:"
   show
   if [[ $ok != 1 ]]; then
-    echo "demo check FAILED: blocked chain or long-running query not visible" >&2
+    echo "demo check FAILED: blocked chain, long-running query or statements not visible" >&2
     exit 1
   fi
   paged=0
