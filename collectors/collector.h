@@ -152,7 +152,8 @@ const std::vector<CollectorRegistration>& RegisteredCollectors();
 bool RegisterCollector(CollectorRegistration registration);
 
 // Resolves a --collectors value: a comma list of names, "default" (the
-// default set), "all", "+name" (add) and "-name" (remove), applied in order.
+// default set), "all", "none", "+name" (add) and "-name" (remove), applied
+// in order.
 // An empty spec means "default". Throws std::invalid_argument naming the
 // unknown collector. Returns names in registry order.
 std::vector<std::string> ResolveCollectors(std::string_view spec);

@@ -51,6 +51,10 @@ std::vector<std::string> ResolveCollectors(std::string_view spec) {
     // A spec that starts with +x or -x modifies the default set.
     if (first && (sign == '+' || sign == '-')) add_set(true);
     first = false;
+    if (item == "none") {
+      enabled.clear();
+      continue;
+    }
     if (item == "default" || item == "all") {
       add_set(item == "default");
       continue;

@@ -14,15 +14,19 @@ struct Args {
   std::string error;
 };
 
-// Reads argv in one pass and sets pgwarden's flags (exporter/flags.h) from
-// it. Accepted: --name=value, --name value, -name for either, --name and
-// --noname for booleans, and "--" ending the flags (nothing may follow).
-// Unknown flags, bad values and positional arguments are errors.
+// Reads postgres_exporter's PG_EXPORTER_* variables, then argv, in one
+// pass, and sets pgwarden's flags (exporter/flags.h) from them. Accepted:
+// --name=value, --name value, -name for either, --name, --noname and
+// --no-name for booleans, "--" ending the flags (nothing may follow), and
+// postgres_exporter's flags (exporter/compat_flags.h). --web_listen_address
+// may repeat (the addresses add up); --collector.NAME switches apply after
+// --collectors. Unknown flags, bad values and positional arguments are
+// errors.
 Args ParseArgs(int argc, char** argv);
 
-// The flag an argument names, by the spelling on the command line; "" when
-// none. Today the one spelling is the flag's own name; a second spelling of
-// a flag (postgres_exporter's --web.listen-address, say) maps here.
+// The flag an argument names, by either spelling on the command line
+// (web_listen_address or postgres_exporter's web.listen-address); "" when
+// none.
 std::string FlagNamed(std::string_view spelled);
 
 }  // namespace pgwarden

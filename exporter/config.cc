@@ -110,8 +110,16 @@ HttpOptions LoadHttpOptions() {
               FLAGS_scrape_timeout <= 3600,
           "--scrape_timeout must be in (0, 3600] and --scrape_timeout_offset "
           ">= 0");
+  Require(FLAGS_web_max_requests >= 0,
+          "--web_max_requests must be >= 0 (0: no limit)");
+  Require(FLAGS_web_max_connections >= 8 && FLAGS_web_max_connections <= 8192,
+          "--web_max_connections must be in [8, 8192]");
   HttpOptions http;
-  http.listen_address = FLAGS_web_listen_address;
+  http.listen_addresses = SplitList(FLAGS_web_listen_address);
+  Require(!http.listen_addresses.empty(),
+          "--web_listen_address must name at least one [host]:port");
+  http.max_requests = FLAGS_web_max_requests;
+  http.max_connections = FLAGS_web_max_connections;
   http.telemetry_path = path;
   http.scrape_timeout =
       std::chrono::milliseconds(static_cast<long>(FLAGS_scrape_timeout * 1000));
@@ -192,6 +200,7 @@ Config LoadConfig() {
   }
   c.target.min_interval_seconds = LoadMinIntervals(c.custom_queries);
   c.http = LoadHttpOptions();
+  c.web_config_file = FLAGS_web_config_file;
   return c;
 }
 

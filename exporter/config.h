@@ -19,6 +19,7 @@ struct Config {
   std::vector<std::string> collectors;
   CollectorOptions collector_options;
   HttpOptions http;
+  std::string web_config_file;  // --web_config_file, "" for none
   // databases.open is left to the caller, which knows how to connect.
   TargetOptions target;
   std::vector<CustomQuery> custom_queries;  // from --extend_query_path

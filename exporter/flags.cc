@@ -4,6 +4,7 @@
 #include "exporter/flags.h"
 
 #include "collectors/collector.h"
+#include "exporter/compat_flags.h"
 
 namespace pgwarden {
 namespace {
@@ -28,8 +29,20 @@ bool RegisterFlagName(const char* name) {
   static const bool pgwarden_flag_##name = ::pgwarden::RegisterFlagName(#name)
 
 PGWARDEN_FLAG(string, web_listen_address, ":9187",
-              "Address to listen on for HTTP, [host]:port (port 0 picks a "
-              "free port).");
+              "Address to listen on, [host]:port (port 0 picks a free port; "
+              "\":port\" is every IPv4 address). Repeat the flag, or give a "
+              "comma list, for several.");
+PGWARDEN_FLAG(string, web_config_file, "",
+              "exporter-toolkit web configuration file (YAML): TLS, basic "
+              "authentication, headers, rate limit. Re-read when it or its "
+              "certificates change; see README.");
+PGWARDEN_FLAG(int32, web_max_requests, 40,
+              "Most scrapes served at once; more get 503 (0: no limit). "
+              "Concurrent scrapes share one collection.");
+PGWARDEN_FLAG(int32, web_max_connections, 512,
+              "Most HTTP connections served at once, idle ones included (one "
+              "thread and about 16 KiB each); a connection must send its "
+              "request within 5 s.");
 PGWARDEN_FLAG(string, web_telemetry_path, "/metrics",
               "Path under which to expose metrics.");
 PGWARDEN_FLAG(
@@ -104,6 +117,11 @@ PGWARDEN_FLAG(string, extend_query_path, "",
               "README); a broken file stops start-up.");
 PGWARDEN_FLAG(string, log_level, "info",
               "Log level: debug, info, warn or error.");
+PGWARDEN_FLAG(string, log_format, "logfmt", "Log format: logfmt or json.");
+PGWARDEN_FLAG(string, config_file, "",
+              "postgres_exporter's configuration file (auth_modules), read by "
+              "its /probe endpoint, which pgwarden does not serve yet: "
+              "accepted so that postgres_exporter's command lines start.");
 PGWARDEN_FLAG(bool, print_queries, false,
               "Connect, print the SQL each enabled collector would run against "
               "this server (one statement per collector, ';'-terminated), and "
@@ -126,10 +144,20 @@ std::string HelpText() {
   for (const std::string& name : FlagNames()) {
     gflags::CommandLineFlagInfo f;
     gflags::GetCommandLineFlagInfo(name.c_str(), &f);
-    out += "  --" + f.name + " (" + f.type + ", default \"" + f.default_value +
-           "\")\n      " + f.description + "\n";
+    const std::string theirs = PostgresExporterSpelling(f.name);
+    out += "  --" + f.name + (theirs.empty() ? "" : ", --" + theirs) + " (" +
+           f.type + ", default \"" + f.default_value + "\")\n      " +
+           f.description + "\n";
   }
-  out += "\nCollectors (for --collectors):\n";
+  out +=
+      "\npostgres_exporter's flags are accepted too: --collector.NAME and "
+      "--no-collector.NAME\n(add or remove a collector), "
+      "--disable-default-metrics (no collectors but those\nenabled by name), "
+      "--disable-settings-metrics, --collection-timeout=DURATION\n(as "
+      "--scrape_timeout), --auto-discover-databases (always on), and the "
+      "spellings\nlisted above. The rest are refused with what to use "
+      "instead.\n";
+  out += "\nCollectors (for --collectors, --collector.NAME):\n";
   for (const auto& r : RegisteredCollectors()) {
     out += "  " + r.name + (r.defaults.enabled ? " [default]" : "") +
            "\n      " + r.description;

@@ -10,6 +10,9 @@
 // command line accepts (gflags' own, such as --flagfile, are refused).
 DECLARE_string(web_listen_address);
 DECLARE_string(web_telemetry_path);
+DECLARE_string(web_config_file);
+DECLARE_int32(web_max_requests);
+DECLARE_int32(web_max_connections);
 DECLARE_string(dsn);
 DECLARE_string(dsn_file);
 DECLARE_string(collectors);
@@ -32,6 +35,8 @@ DECLARE_string(exclude_databases);
 DECLARE_int32(max_database_connections);
 DECLARE_string(extend_query_path);
 DECLARE_string(log_level);
+DECLARE_string(log_format);
+DECLARE_string(config_file);
 DECLARE_bool(print_queries);
 
 namespace pgwarden {

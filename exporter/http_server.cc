@@ -1,12 +1,18 @@
 #include "exporter/http_server.h"
 
-#include <CivetServer.h>
+#include <arpa/inet.h>
+#include <civetweb.h>
+#include <netdb.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 #include "exporter/log.h"
 #include "exporter/text.h"
+#include "exporter/web_access.h"
 
 namespace pgwarden {
 namespace {
@@ -37,93 +43,239 @@ std::string HtmlEscape(std::string_view text) {
   return out;
 }
 
-void Send(mg_connection* conn, int status, const char* status_text,
-          const std::string& content_type, const std::string& body,
-          const char* extra_headers = "") {
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\n%sConnection: close\r\n\r\n",
-            status, status_text, content_type.c_str(), body.size(),
-            extra_headers);
-  mg_write(conn, body.data(), body.size());
-}
+constexpr size_t kMaxTargetBytes = 4096;
 
-void NotFound(mg_connection* conn) {
-  Send(conn, 404, "Not Found", "text/plain; charset=utf-8",
-       "404 page not found\n");
-}
+struct Counters {
+  std::atomic<uint64_t> method{0}, uri_too_long{0}, rate_limited{0},
+      unauthorized{0}, overloaded{0};
+};
 
-std::string Path(mg_connection* conn) {
-  const mg_request_info* info = mg_get_request_info(conn);
-  return info && info->local_uri ? info->local_uri : "";
-}
-
-class MetricsHandler : public CivetHandler {
+// One response: status, headers (the web config's extra ones included),
+// body unless the request was HEAD.
+class Response {
  public:
-  MetricsHandler(const HttpOptions& options, const HttpHandlers& handlers)
-      : options_(options), handlers_(handlers) {}
+  Response(mg_connection* conn, const WebAccess* access)
+      : conn_(conn), access_(access) {}
 
-  bool handleGet(CivetServer*, mg_connection* conn) override {
-    if (Path(conn) != options_.telemetry_path) {
-      NotFound(conn);
-      return true;
+  void Send(
+      int status, const std::string& content_type, const std::string& body,
+      std::initializer_list<std::pair<const char*, std::string>> extra = {}) {
+    mg_response_header_start(conn_, status);
+    mg_response_header_add(conn_, "Content-Type", content_type.c_str(), -1);
+    const std::string length = std::to_string(body.size());
+    mg_response_header_add(conn_, "Content-Length", length.c_str(), -1);
+    mg_response_header_add(conn_, "Cache-Control", "no-store", -1);
+    for (const auto& [name, value] : extra) {
+      mg_response_header_add(conn_, name, value.c_str(), -1);
     }
-    const char* timeout_header =
-        CivetServer::getHeader(conn, "X-Prometheus-Scrape-Timeout-Seconds");
-    const auto deadline = ScrapeDeadline(
-        Clock::now(), timeout_header ? timeout_header : "", options_);
-    try {
-      std::string body = Serialize(handlers_.scrape(deadline));
-      const char* accept = CivetServer::getHeader(conn, "Accept-Encoding");
-      if (accept && AcceptsGzip(accept)) {
-        Send(conn, 200, "OK", kExpositionContentType, Gzip(body),
-             "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
-      } else {
-        Send(conn, 200, "OK", kExpositionContentType, body);
+    if (access_) {
+      for (const auto& [name, value] : access_->Headers()) {
+        mg_response_header_add(conn_, name.c_str(), value.c_str(), -1);
       }
-    } catch (const std::exception& e) {
-      Log(LogLevel::kError, std::string("serving metrics failed: ") + e.what());
-      Send(conn, 500, "Internal Server Error", "text/plain; charset=utf-8",
-           std::string("error: ") + e.what() + "\n");
     }
-    return true;
+    mg_response_header_send(conn_);
+    const mg_request_info* info = mg_get_request_info(conn_);
+    if (std::strcmp(info->request_method, "HEAD") != 0) {
+      mg_write(conn_, body.data(), body.size());
+    }
+  }
+
+  void Text(
+      int status, const std::string& body,
+      std::initializer_list<std::pair<const char*, std::string>> extra = {}) {
+    Send(status, "text/plain; charset=utf-8", body, extra);
   }
 
  private:
-  const HttpOptions& options_;
-  const HttpHandlers& handlers_;
+  mg_connection* conn_;
+  const WebAccess* access_;
 };
-
-class RootHandler : public CivetHandler {
- public:
-  RootHandler(const HttpOptions& options, const HttpHandlers& handlers)
-      : options_(options), handlers_(handlers) {}
-
-  bool handleGet(CivetServer*, mg_connection* conn) override {
-    const std::string path = Path(conn);
-    if (path == "/healthz") {
-      Send(conn, 200, "OK", "text/plain; charset=utf-8", "ok\n");
-    } else if (path == "/") {
-      Send(conn, 200, "OK", "text/html; charset=utf-8",
-           LandingPage(handlers_.status(), options_.telemetry_path));
-    } else {
-      NotFound(conn);
-    }
-    return true;
-  }
-
- private:
-  const HttpOptions& options_;
-  const HttpHandlers& handlers_;
-};
-
-// ":9187" -> "9187" (all interfaces), as civetweb spells it.
-std::string CivetPorts(const std::string& address) {
-  if (!address.empty() && address[0] == ':') return address.substr(1);
-  return address;
-}
 
 }  // namespace
+
+struct HttpServer::Impl {
+  HttpOptions options;
+  HttpHandlers handlers;
+  WebAccess* access = nullptr;
+  mg_context* ctx = nullptr;
+  std::atomic<int> scrapes_in_flight{0};
+  Counters counters;
+
+  int Handle(mg_connection* conn);
+  int Metrics(mg_connection* conn, Response& response);
+  Families OwnMetrics() const;
+};
+
+Families HttpServer::Impl::OwnMetrics() const {
+  Families out;
+  FamilyBuilder rejected(
+      "pgwarden_http_requests_rejected_total",
+      "HTTP requests refused before reaching a handler, by reason: method "
+      "(405), uri_too_long (414), rate_limited (429), unauthorized (401), "
+      "overloaded (503: more than --web.max-requests scrapes at once).",
+      prometheus::MetricType::Counter);
+  const std::pair<const char*, const std::atomic<uint64_t>*> reasons[] = {
+      {"method", &counters.method},
+      {"uri_too_long", &counters.uri_too_long},
+      {"rate_limited", &counters.rate_limited},
+      {"unauthorized", &counters.unauthorized},
+      {"overloaded", &counters.overloaded},
+  };
+  for (const auto& [reason, value] : reasons) {
+    rejected.Add({{"reason", reason}}, static_cast<double>(value->load()));
+  }
+  rejected.MoveTo(out);
+  if (access) {
+    for (auto& f : access->Metrics()) out.push_back(std::move(f));
+  }
+  return out;
+}
+
+int HttpServer::Impl::Metrics(mg_connection* conn, Response& response) {
+  if (options.max_requests > 0 &&
+      scrapes_in_flight.fetch_add(1) >= options.max_requests) {
+    scrapes_in_flight.fetch_sub(1);
+    counters.overloaded++;
+    mg_disable_connection_keep_alive(conn);
+    response.Text(503,
+                  "too many concurrent scrapes (--web.max-requests=" +
+                      std::to_string(options.max_requests) + ")\n",
+                  {{"Retry-After", "1"}});
+    return 503;
+  }
+  struct Release {
+    std::atomic<int>* n;
+    int max;
+    ~Release() {
+      if (max > 0) n->fetch_sub(1);
+    }
+  } release{&scrapes_in_flight, options.max_requests};
+  const mg_request_info* info = mg_get_request_info(conn);
+  if (std::strcmp(info->request_method, "HEAD") == 0) {
+    response.Send(200, kExpositionContentType, "");
+    return 200;
+  }
+  const char* timeout_header =
+      mg_get_header(conn, "X-Prometheus-Scrape-Timeout-Seconds");
+  const auto deadline = ScrapeDeadline(
+      Clock::now(), timeout_header ? timeout_header : "", options);
+  try {
+    Exposition exposition = handlers.scrape(deadline);
+    exposition.parts.push_back(std::make_shared<const Families>(OwnMetrics()));
+    const std::string body = Serialize(exposition);
+    const char* accept = mg_get_header(conn, "Accept-Encoding");
+    if (accept && AcceptsGzip(accept)) {
+      response.Send(
+          200, kExpositionContentType, Gzip(body),
+          {{"Content-Encoding", "gzip"}, {"Vary", "Accept-Encoding"}});
+    } else {
+      response.Send(200, kExpositionContentType, body);
+    }
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, std::string("serving metrics failed: ") + e.what());
+    response.Text(500, std::string("error: ") + e.what() + "\n");
+    return 500;
+  }
+  return 200;
+}
+
+int HttpServer::Impl::Handle(mg_connection* conn) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  Response response(conn, access);
+  const std::string method = info->request_method ? info->request_method : "";
+  if (method != "GET" && method != "HEAD") {
+    counters.method++;
+    // A body may follow; do not read it, close instead.
+    mg_disable_connection_keep_alive(conn);
+    response.Text(405, "405 method not allowed\n", {{"Allow", "GET, HEAD"}});
+    return 405;
+  }
+  const size_t target_bytes =
+      std::strlen(info->request_uri ? info->request_uri : "") +
+      std::strlen(info->query_string ? info->query_string : "");
+  if (target_bytes > kMaxTargetBytes) {
+    counters.uri_too_long++;
+    mg_disable_connection_keep_alive(conn);
+    response.Text(414, "414 request URI too long\n");
+    return 414;
+  }
+  if (access) {
+    const char* authorization = mg_get_header(conn, "Authorization");
+    switch (access->Admit(authorization ? authorization : "")) {
+      case WebAccess::Verdict::kAllow:
+        break;
+      case WebAccess::Verdict::kRateLimited:
+        counters.rate_limited++;
+        response.Text(429, "429 too many requests\n");
+        return 429;
+      case WebAccess::Verdict::kUnauthorized:
+        counters.unauthorized++;
+        response.Text(401, "401 unauthorized\n",
+                      {{"WWW-Authenticate", "Basic"}});
+        return 401;
+    }
+  }
+  const std::string path = info->local_uri ? info->local_uri : "";
+  if (path == options.telemetry_path) return Metrics(conn, response);
+  if (path == "/healthz") {
+    response.Text(200, "ok\n");
+    return 200;
+  }
+  if (path == "/") {
+    response.Send(200, "text/html; charset=utf-8",
+                  LandingPage(handlers.status(), options.telemetry_path));
+    return 200;
+  }
+  response.Text(404, "404 page not found\n");
+  return 404;
+}
+
+std::vector<std::string> CivetListeningPorts(const std::string& address,
+                                             bool tls) {
+  const std::string suffix = tls ? "s" : "";
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    throw std::invalid_argument("listen address \"" + address +
+                                "\" is not [host]:port");
+  }
+  const std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  char* end = nullptr;
+  const long number = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || number < 0 || number > 65535) {
+    throw std::invalid_argument("listen address \"" + address +
+                                "\": bad port \"" + port + "\"");
+  }
+  if (host.find(':') != std::string::npos || host.find('[') == 0) {
+    throw std::invalid_argument(
+        "listen address \"" + address +
+        "\": IPv6 is not available (Debian's CivetWeb 1.15 is built without "
+        "it); listen on an IPv4 address, e.g. \":" +
+        port + "\"");
+  }
+  if (host.empty() || host == "0.0.0.0") return {port + suffix};
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result);
+  if (rc != 0) {
+    throw std::invalid_argument("listen address \"" + address +
+                                "\": " + gai_strerror(rc));
+  }
+  std::vector<std::string> out;
+  for (addrinfo* a = result; a; a = a->ai_next) {
+    char text[INET_ADDRSTRLEN] = {0};
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr,
+              text, sizeof(text));
+    const std::string entry = std::string(text) + ":" + port + suffix;
+    if (std::find(out.begin(), out.end(), entry) == out.end()) {
+      out.push_back(entry);
+    }
+  }
+  freeaddrinfo(result);
+  return out;
+}
 
 Clock::time_point ScrapeDeadline(Clock::time_point now, std::string_view header,
                                  const HttpOptions& options) {
@@ -186,53 +338,95 @@ std::string LandingPage(const TargetStatus& s,
   return html;
 }
 
-struct HttpServer::Impl {
-  HttpOptions options;
-  HttpHandlers handlers;
-  std::unique_ptr<CivetServer> server;
-  std::unique_ptr<MetricsHandler> metrics;
-  std::unique_ptr<RootHandler> root;
-};
-
-HttpServer::HttpServer(HttpOptions options, HttpHandlers handlers)
+HttpServer::HttpServer(HttpOptions options, HttpHandlers handlers,
+                       WebAccess* access)
     : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->handlers = std::move(handlers);
-  const std::vector<std::string> civet_options = {
+  impl_->access = access;
+  const bool tls = access && access->tls();
+  std::string ports;
+  for (const auto& address : impl_->options.listen_addresses) {
+    std::vector<std::string> entries;
+    try {
+      entries = CivetListeningPorts(address, tls);
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(e.what());
+    }
+    for (const auto& e : entries) ports += (ports.empty() ? "" : ",") + e;
+  }
+  const int threads = std::max(2, impl_->options.max_connections);
+  const std::string threads_text = std::to_string(threads);
+  const std::string request_timeout =
+      std::to_string(impl_->options.request_timeout_ms);
+  const std::string keep_alive_timeout =
+      std::to_string(impl_->options.keep_alive_timeout_ms);
+  const char* civet_options[] = {
       "listening_ports",
-      CivetPorts(impl_->options.listen_address),
+      ports.c_str(),
       "num_threads",
-      std::to_string(impl_->options.threads),
+      threads_text.c_str(),
+      // Accepted connections waiting for a thread; beyond, the kernel's
+      // listen backlog holds them.
+      "connection_queue",
+      "64",
+      "listen_backlog",
+      "1024",
       "request_timeout_ms",
-      "60000",
-      // Every response says "Connection: close" (see Send).
+      request_timeout.c_str(),
       "enable_keep_alive",
-      "no",
+      "yes",
+      "keep_alive_timeout_ms",
+      keep_alive_timeout.c_str(),
+      // Request line plus headers; larger requests get 400.
+      "max_request_size",
+      "8192",
+      "linger_timeout_ms",
+      "0",
+      nullptr,
   };
-  try {
-    impl_->server = std::make_unique<CivetServer>(civet_options);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("cannot listen on \"" +
-                             impl_->options.listen_address + "\": " + e.what());
+  mg_callbacks callbacks{};
+  callbacks.begin_request = [](mg_connection* conn) {
+    auto* impl = static_cast<Impl*>(mg_get_user_data(mg_get_context(conn)));
+    return impl->Handle(conn);
+  };
+  callbacks.log_message = [](const mg_connection*, const char* message) {
+    Log(LogLevel::kDebug, std::string("http: ") + message);
+    return 1;
+  };
+  if (tls) {
+    callbacks.external_ssl_ctx = [](void** ssl_ctx, void* user_data) {
+      *ssl_ctx = static_cast<Impl*>(user_data)->access->tls()->ssl_ctx();
+      return 1;
+    };
   }
-  if (!impl_->server->getContext()) {
-    throw std::runtime_error("cannot listen on \"" +
-                             impl_->options.listen_address + "\"");
+  mg_init_library(tls ? MG_FEATURES_TLS : 0);
+  mg_init_data init{&callbacks, impl_.get(), civet_options};
+  char error_text[256] = {0};
+  unsigned error_code = 0;
+  mg_error_data error{&error_code, error_text, sizeof(error_text)};
+  impl_->ctx = mg_start2(&init, &error);
+  if (!impl_->ctx) {
+    std::string all;
+    for (const auto& a : impl_->options.listen_addresses) {
+      all += (all.empty() ? "" : ", ") + a;
+    }
+    throw std::runtime_error(
+        "cannot listen on \"" + all + "\"" +
+        (error_text[0] ? std::string(": ") + error_text : std::string()));
   }
-  impl_->metrics =
-      std::make_unique<MetricsHandler>(impl_->options, impl_->handlers);
-  impl_->root = std::make_unique<RootHandler>(impl_->options, impl_->handlers);
-  impl_->server->addHandler(impl_->options.telemetry_path,
-                            impl_->metrics.get());
-  impl_->server->addHandler("/", impl_->root.get());
 }
 
 HttpServer::~HttpServer() {
-  if (impl_->server) impl_->server->close();
+  if (impl_->ctx) mg_stop(impl_->ctx);
 }
 
 std::vector<int> HttpServer::Ports() const {
-  return impl_->server->getListeningPorts();
+  mg_server_port ports[32];
+  const int n = mg_get_server_ports(impl_->ctx, 32, ports);
+  std::vector<int> out;
+  for (int i = 0; i < n; ++i) out.push_back(ports[i].port);
+  return out;
 }
 
 }  // namespace pgwarden

@@ -14,14 +14,25 @@
 namespace pgwarden {
 
 struct HttpOptions {
-  std::string listen_address = ":9187";  // [host]:port; port 0 = ephemeral
+  // Each [host]:port (port 0 = ephemeral); ":port" is every IPv4 address.
+  std::vector<std::string> listen_addresses = {":9187"};
   std::string telemetry_path = "/metrics";
   std::chrono::milliseconds scrape_timeout{10000};
   // Subtracted from Prometheus' X-Prometheus-Scrape-Timeout-Seconds so the
   // answer arrives before Prometheus gives up.
   std::chrono::milliseconds scrape_timeout_offset{500};
-  // Concurrent scrapes share one collection, so a few threads suffice.
-  int threads = 8;
+  // CivetWeb serves each connection on a thread of its own from the moment
+  // it is accepted, so this is also the most connections served at once:
+  // idle or slow clients hold one each for at most request_timeout_ms.
+  // About 16 KiB of resident memory per thread.
+  int max_connections = 512;
+  // Scrapes of telemetry_path in flight at once; 503 beyond (0: no cap).
+  // They share one collection, so this bounds memory, not database load.
+  int max_requests = 40;
+  // A request's line and headers must arrive within this time.
+  int request_timeout_ms = 5000;
+  // An idle kept-alive connection is closed after this time.
+  int keep_alive_timeout_ms = 2000;
 };
 
 // What the server serves; tests pass fakes.
@@ -29,6 +40,13 @@ struct HttpHandlers {
   std::function<Exposition(Clock::time_point deadline)> scrape;
   std::function<TargetStatus()> status;
 };
+
+// "[host]:port" -> CivetWeb's listening_ports entries ("9187",
+// "127.0.0.1:9187", a host name's IPv4 addresses), with "s" for TLS.
+// Throws std::invalid_argument for IPv6 (Debian's CivetWeb 1.15 is built
+// without it), a bad port or a name that does not resolve.
+std::vector<std::string> CivetListeningPorts(const std::string& address,
+                                             bool tls);
 
 // The scrape deadline for a request arriving at `now`: the Prometheus header
 // (seconds, may be fractional; empty when absent) minus the offset, but never
@@ -41,12 +59,19 @@ std::string LandingPage(const TargetStatus& status,
                         const std::string& telemetry_path);
 
 // Serves telemetry_path (Prometheus text, gzip when accepted), "/" (landing
-// page), "/healthz"; 404 for anything else. Serving starts in the
-// constructor and stops in the destructor.
+// page), "/healthz"; 404 for any other path (no file is ever read), 405 for
+// methods other than GET and HEAD, 414 for a request target over 4 KiB, 400
+// for a request line and headers over 8 KiB or not arriving within
+// request_timeout_ms. `access` (may be null: everything allowed, plain
+// HTTP) applies --web.config.file: TLS, rate limit (429), basic
+// authentication (401) and extra headers, to every path. Serving starts in
+// the constructor and stops in the destructor.
+class WebAccess;
 class HttpServer {
  public:
   // Throws std::runtime_error with a one-line reason when it cannot listen.
-  HttpServer(HttpOptions options, HttpHandlers handlers);
+  HttpServer(HttpOptions options, HttpHandlers handlers,
+             WebAccess* access = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

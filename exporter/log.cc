@@ -11,6 +11,29 @@ namespace pgwarden {
 namespace {
 
 std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<bool> json{false};
+
+// `text` inside double quotes, escaped for logfmt or JSON (which escapes
+// control characters as \u00XX).
+void Quote(std::string& out, std::string_view text, bool as_json) {
+  out += '"';
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (as_json && static_cast<unsigned char>(c) < 0x20) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[(c >> 4) & 0xf];
+      out += kHex[c & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
 std::mutex log_mutex;
 
 const char* LevelName(LogLevel level) {
@@ -40,6 +63,12 @@ bool SetLogLevel(std::string_view name) {
   return false;
 }
 
+bool SetLogFormat(std::string_view name) {
+  if (name != "logfmt" && name != "json") return false;
+  json = name == "json";
+  return true;
+}
+
 void Log(LogLevel level, std::string_view message) {
   if (static_cast<int>(level) < min_level) return;
   const auto now = std::chrono::system_clock::now();
@@ -52,22 +81,19 @@ void Log(LogLevel level, std::string_view message) {
   gmtime_r(&secs, &tm);
   char ts[32];
   std::strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string line = "ts=";
-  line += ts;
-  line += "." + std::to_string(1000 + millis).substr(1) + "Z level=";
-  line += LevelName(level);
-  line += " msg=\"";
-  for (char c : message) {
-    if (c == '"' || c == '\\') {
-      line += '\\';
-      line += c;
-    } else if (c == '\n') {
-      line += "\\n";
-    } else {
-      line += c;
-    }
+  const std::string stamp =
+      std::string(ts) + "." + std::to_string(1000 + millis).substr(1) + "Z";
+  std::string line;
+  if (json) {
+    line = "{\"ts\":\"" + stamp + "\",\"level\":\"" + LevelName(level) +
+           "\",\"msg\":";
+    Quote(line, message, true);
+    line += "}\n";
+  } else {
+    line = "ts=" + stamp + " level=" + LevelName(level) + " msg=";
+    Quote(line, message, false);
+    line += "\n";
   }
-  line += "\"\n";
   std::lock_guard<std::mutex> lock(log_mutex);
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);

@@ -10,7 +10,11 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 // Returns false for any other name.
 bool SetLogLevel(std::string_view name);
 
-// Writes one logfmt line to stderr: ts=... level=... msg="...". Thread-safe.
+// "logfmt" (the default) or "json"; false for any other name.
+bool SetLogFormat(std::string_view name);
+
+// Writes one line to stderr, logfmt or JSON: ts=... level=... msg="..." or
+// {"ts":...,"level":...,"msg":...}. Thread-safe.
 // Callers must never pass a password: log Dsn::Redacted(), never the DSN.
 void Log(LogLevel level, std::string_view message);
 

@@ -14,6 +14,7 @@
 #include "exporter/log.h"
 #include "exporter/session.h"
 #include "exporter/target.h"
+#include "exporter/web_access.h"
 
 namespace {
 
@@ -89,6 +90,10 @@ int main(int argc, char** argv) {
   if (!SetLogLevel(FLAGS_log_level)) {
     return Fail("invalid --log_level \"" + FLAGS_log_level + "\"");
   }
+  if (!SetLogFormat(FLAGS_log_format)) {
+    return Fail("invalid --log_format \"" + FLAGS_log_format +
+                "\" (logfmt or json)");
+  }
   Config config;
   try {
     config = LoadConfig();
@@ -107,6 +112,19 @@ int main(int argc, char** argv) {
   // A client that goes away mid-response must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
 
+  // Before any thread starts: a bad web configuration exits 2.
+  std::unique_ptr<WebAccess> access;
+  try {
+    access = std::make_unique<WebAccess>(config.web_config_file);
+  } catch (const std::exception& e) {
+    return Fail(std::string("--web.config.file: ") + e.what());
+  }
+  if (!FLAGS_config_file.empty()) {
+    Log(LogLevel::kInfo, "--config.file " + FLAGS_config_file +
+                             " is not read: its auth_modules serve /probe, "
+                             "which pgwarden does not serve yet");
+  }
+
   std::unique_ptr<Target> target = NewTarget(config);
   HttpHandlers handlers;
   handlers.scrape = [&target](Clock::time_point deadline) {
@@ -115,7 +133,7 @@ int main(int argc, char** argv) {
   handlers.status = [&target] { return target->Status(); };
   std::unique_ptr<HttpServer> server;
   try {
-    server = std::make_unique<HttpServer>(config.http, handlers);
+    server = std::make_unique<HttpServer>(config.http, handlers, access.get());
   } catch (const std::exception& e) {
     return Fail(e.what());
   }
@@ -127,10 +145,12 @@ int main(int argc, char** argv) {
   for (int p : server->Ports()) {
     ports += (ports.empty() ? "" : ",") + std::to_string(p);
   }
-  Log(LogLevel::kInfo, "pgwarden " PGWARDEN_VERSION " listening on port " +
-                           ports + " path " + config.http.telemetry_path +
-                           "; target " + config.dsn.Redacted() +
-                           "; collectors " + collectors);
+  Log(LogLevel::kInfo, std::string("pgwarden " PGWARDEN_VERSION " listening "
+                                   "on port ") +
+                           ports + (access->tls() ? " (TLS)" : "") + " path " +
+                           config.http.telemetry_path + "; target " +
+                           config.dsn.Redacted() + "; collectors " +
+                           collectors);
 
   int sig = 0;
   sigwait(&signals, &sig);

@@ -7,7 +7,7 @@ PACKAGES=(
   g++ cmake make pkg-config
   prometheus-cpp-dev libcivetweb-dev libpqxx-dev libpq-dev
   libgflags-dev libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev
-  libssl-dev zlib1g-dev libcurl4-openssl-dev
+  libssl-dev libcrypt-dev zlib1g-dev libcurl4-openssl-dev
   postgresql-15 postgresql-client-15 prometheus prometheus-alertmanager
   prometheus-postgres-exporter
   openssl curl jq procps python3 python3-yaml clang libclang-rt-14-dev

@@ -18,6 +18,7 @@ lint         clang-format, include layers, alert/recording rules (promtool), Ale
 unit         unit tests (no server)
 integration  integration suite against PostgreSQL 15; a streaming standby
 e2e          the binary over HTTP: exposition, errors, exit codes, postgres_exporter compatibility
+web          the front door: hostile clients, TLS, client certificates, basic auth, rate limit, reloads, Prometheus over TLS, postgres_exporter's flags
 alerting     PostgreSQL -> pgwarden -> Prometheus -> Alertmanager -> webhook
 faults       stopped, killed, frozen, locked, full and misconfigured servers
 soak         scrapes under a live workload (PGWARDEN_SOAK_SCRAPES, default 20000), bounded RSS growth
@@ -134,6 +135,12 @@ stage_e2e() {
   build_ci
   fresh_cluster pg-e2e
   logged e2e '^e2e:' tests/e2e/exporter_e2e.sh build/ci/pgwarden
+}
+
+stage_web() {
+  build_ci
+  fresh_cluster pg-web
+  logged web '^web:|^\| pgwarden' tests/e2e/web_e2e.sh build/ci/pgwarden
 }
 
 stage_alerting() {

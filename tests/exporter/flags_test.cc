@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "collectors/collector.h"
+#include "exporter/compat_flags.h"
 
 namespace pgwarden::testing {
 namespace {
@@ -29,8 +30,14 @@ TEST(FlagsTest, EveryFlagDefinedHereIsListed) {
 TEST(HelpTextTest, ListsEveryFlagAndCollector) {
   const std::string help = HelpText();
   for (const std::string& flag : FlagNames()) {
-    EXPECT_THAT(help, HasSubstr("  --" + flag + " (")) << flag;
+    // Once, with postgres_exporter's spelling beside it where there is one.
+    const std::string theirs = PostgresExporterSpelling(flag);
+    EXPECT_THAT(help, HasSubstr("  --" + flag +
+                                (theirs.empty() ? "" : ", --" + theirs) + " ("))
+        << flag;
   }
+  EXPECT_THAT(help,
+              HasSubstr("  --web_listen_address, --web.listen-address ("));
   for (const auto& r : RegisteredCollectors()) {
     EXPECT_THAT(help, HasSubstr("  " + r.name +
                                 (r.defaults.enabled ? " [default]\n" : "\n")))

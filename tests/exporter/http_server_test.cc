@@ -7,6 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "tests/test_util.h"
 
 namespace pgwarden::testing {
@@ -22,14 +26,15 @@ struct Response {
 };
 
 // A plain-socket HTTP/1.1 client, so the test needs no curl.
-Response Get(int port, const std::string& path, const std::string& extra = "") {
+Response Get(int port, const std::string& path, const std::string& extra = "",
+             const std::string& method = "GET") {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  const std::string request = "GET " + path +
+  const std::string request = method + " " + path +
                               " HTTP/1.1\r\nHost: localhost\r\n" + extra +
                               "Connection: close\r\n\r\n";
   EXPECT_EQ(send(fd, request.data(), request.size(), 0),
@@ -53,7 +58,7 @@ class HttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     HttpOptions options;
-    options.listen_address = "127.0.0.1:0";
+    options.listen_addresses = {"127.0.0.1:0"};
     options.scrape_timeout = std::chrono::milliseconds(7000);
     HttpHandlers handlers;
     handlers.scrape = [this](Clock::time_point deadline) {
@@ -136,14 +141,91 @@ TEST_F(HttpServerTest, LandingPageAndHealth) {
                         "pg_stat_statements &lt;now&gt;"));
 }
 
+TEST_F(HttpServerTest, OnlyGetAndHead) {
+  for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS", "PATCH"}) {
+    const Response r = Get(port_, "/metrics", "", method);
+    EXPECT_EQ(r.status, 405) << method;
+    EXPECT_THAT(r.headers, HasSubstr("Allow: GET, HEAD")) << method;
+  }
+  const Response head = Get(port_, "/healthz", "", "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
+  const Response metrics = Get(port_, "/metrics");
+  EXPECT_THAT(
+      metrics.body,
+      HasSubstr("pgwarden_http_requests_rejected_total{reason=\"method\"}"
+                " 5"));
+}
+
+TEST_F(HttpServerTest, LongUriIs414AndTraversalIs404) {
+  EXPECT_EQ(Get(port_, "/" + std::string(5000, 'a')).status, 414);
+  EXPECT_EQ(Get(port_, "/../../etc/passwd").status, 404);
+  EXPECT_EQ(Get(port_, "/metrics/../../etc/passwd").status, 404);
+}
+
+TEST(HttpServerLimitTest, ScrapesBeyondMaxRequestsAre503) {
+  HttpOptions options;
+  options.listen_addresses = {"127.0.0.1:0"};
+  options.max_requests = 1;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false, entered = false;
+  HttpHandlers handlers;
+  handlers.scrape = [&](Clock::time_point) {
+    std::unique_lock<std::mutex> lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return release; });
+    return Exposition{};
+  };
+  handlers.status = [] { return TargetStatus{}; };
+  HttpServer server(options, handlers);
+  const int port = server.Ports().at(0);
+  std::thread first([&] { EXPECT_EQ(Get(port, "/metrics").status, 200); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return entered; });
+  }
+  const Response second = Get(port, "/metrics");
+  EXPECT_EQ(second.status, 503);
+  EXPECT_EQ(Get(port, "/healthz").status, 200);  // not a scrape
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  first.join();
+  EXPECT_EQ(Get(port, "/metrics").status, 200);
+}
+
+TEST(CivetListeningPortsTest, Spellings) {
+  EXPECT_EQ(CivetListeningPorts(":9187", false),
+            std::vector<std::string>{"9187"});
+  EXPECT_EQ(CivetListeningPorts("0.0.0.0:9187", true),
+            std::vector<std::string>{"9187s"});
+  EXPECT_EQ(CivetListeningPorts("127.0.0.1:0", false),
+            std::vector<std::string>{"127.0.0.1:0"});
+  EXPECT_EQ(CivetListeningPorts("localhost:9", false),
+            std::vector<std::string>{"127.0.0.1:9"});
+  for (const char* bad : {"9187", ":99999", ":x", "[::1]:9187", "[::]:9187"}) {
+    EXPECT_THROW(CivetListeningPorts(bad, false), std::invalid_argument) << bad;
+  }
+  try {
+    CivetListeningPorts("[::]:9187", false);
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("IPv6 is not available"));
+  }
+}
+
 TEST(HttpServerStartTest, PortInUseIsAClearError) {
   HttpOptions options;
-  options.listen_address = "127.0.0.1:0";
+  options.listen_addresses = {"127.0.0.1:0"};
   HttpHandlers handlers;
   handlers.scrape = [](Clock::time_point) { return Exposition{}; };
   handlers.status = [] { return TargetStatus{}; };
   HttpServer first(options, handlers);
-  options.listen_address = "127.0.0.1:" + std::to_string(first.Ports().at(0));
+  options.listen_addresses = {"127.0.0.1:" +
+                              std::to_string(first.Ports().at(0))};
   try {
     HttpServer second(options, handlers);
     FAIL() << "second server on the same port started";

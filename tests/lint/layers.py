@@ -19,8 +19,9 @@ LAYERS = {
     "engine": {"collection", "collection_plan", "database_pool", "self_metrics",
                "target"},
     "postgres": {"pg_connection", "session"},
+    "web": {"basic_auth", "tls", "web_access", "web_config"},
     "http": {"http_server"},
-    "cli": {"args", "config", "flags"},
+    "cli": {"args", "compat_flags", "config", "flags"},
     "main": {"main"},
 }
 BELOW = {
@@ -28,9 +29,10 @@ BELOW = {
     "collectors": {"base"},
     "engine": {"base", "collectors"},
     "postgres": {"base"},
-    "http": {"base", "collectors", "engine"},
-    "cli": {"base", "collectors", "engine", "http"},
-    "main": {"base", "collectors", "engine", "postgres", "http", "cli"},
+    "web": {"base"},
+    "http": {"base", "collectors", "engine", "web"},
+    "cli": {"base", "collectors", "engine", "web", "http"},
+    "main": {"base", "collectors", "engine", "postgres", "web", "http", "cli"},
 }
 # System headers that belong to one file each.
 OWNED = {
