@@ -9,7 +9,8 @@ constexpr char kDescription[] =
     "standby status, replay lag (seconds and bytes), paused replay";
 
 // lag is postgres_exporter's: 0 on a primary or when everything received
-// has been replayed, else the age of the last replayed transaction. The
+// has been replayed, else the age of the last replayed transaction;
+// last_replay too is 0 on a primary, as postgres_exporter has it. The
 // byte gap and the paused flag tell a stuck standby from an idle primary.
 constexpr char kReplicationQuery[] = R"sql(
 SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0
@@ -19,6 +20,7 @@ SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0
        pg_is_in_recovery()::int AS is_replica,
        CASE WHEN pg_is_in_recovery() THEN
          greatest(0, extract(epoch FROM now() - pg_last_xact_replay_timestamp()))
+         ELSE 0
        END AS last_replay,
        CASE WHEN pg_is_in_recovery() THEN
          greatest(0, pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()))
@@ -38,7 +40,8 @@ class ReplicationCollector final : public ColumnCollector {
              {"is_replica", "pg_replication_is_replica",
               "1 if the server is a standby."},
              {"last_replay", "pg_replication_last_replay_seconds",
-              "Age of the last replayed transaction (standbys only)."},
+              "Age of the last replayed transaction in seconds (0 on a "
+              "primary, as postgres_exporter emits it)."},
              {"replay_lag_bytes", "pg_replication_replay_lag_bytes",
               "WAL received but not yet replayed, in bytes (standbys only)."},
              {"replay_paused", "pg_replication_replay_paused",

@@ -10,7 +10,7 @@ PACKAGES=(
   libssl-dev libcrypt-dev zlib1g-dev libcurl4-openssl-dev
   postgresql-15 postgresql-client-15 prometheus prometheus-alertmanager
   prometheus-postgres-exporter
-  openssl curl jq procps python3 python3-yaml clang libclang-rt-14-dev
+  openssl apache2-utils curl jq procps python3 python3-yaml clang libclang-rt-14-dev
 )
 # Node.js and npm fetch the PostgreSQL 12-18 server packages for the
 # version matrix; most machines here have them already.

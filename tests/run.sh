@@ -103,7 +103,8 @@ stage_lint() {
     deploy/prometheus/pgwarden-recording.yml
   logged rule-tests 'Unit Testing' bash -c \
     'cd deploy/prometheus && promtool test rules pgwarden-alerts.test.yml pgwarden-recording.test.yml'
-  logged prometheus-config 'valid' promtool check config deploy/prometheus/prometheus.yml
+  logged prometheus-config 'valid' promtool check config deploy/prometheus/prometheus.yml \
+    deploy/prometheus/prometheus-tls.yml
   logged alertmanager-config 'SUCCESS' bash -c 'cd deploy/alertmanager && amtool check-config alertmanager.yml'
   local severity route
   for severity in critical warning; do

@@ -22,5 +22,17 @@ TEST(ReplicationCollectorTest, LegacyLagName) {
   EXPECT_EQ(Sample(out, "pg_replication_replay_paused"), 1);
 }
 
+TEST(ReplicationCollectorTest, PrimaryReportsLastReplayZero) {
+  Families out;
+  testing::NewCollector("replication", CollectorOptions{})
+      ->Parse(testing::ServerAt(150000),
+              MakeRows({"lag", "is_replica", "last_replay", "replay_lag_bytes",
+                        "replay_paused"},
+                       {{"0", "0", "0", "", ""}}),
+              out);
+  EXPECT_EQ(Sample(out, "pg_replication_is_replica"), 0);
+  EXPECT_EQ(Sample(out, "pg_replication_last_replay_seconds"), 0);
+}
+
 }  // namespace
 }  // namespace pgwarden::testing

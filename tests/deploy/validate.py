@@ -57,6 +57,21 @@ def systemd():
             remarks = [l for l in (r.stdout + r.stderr).splitlines() if "pgwarden.service" in l]
             if r.returncode != 0 or remarks:
                 fail("systemd-analyze verify: " + "; ".join(remarks or [r.stderr.strip()]))
+    # The TLS drop-in: its ExecStart, merged into the unit, must verify too.
+    dropin = open(os.path.join(ROOT, "deploy/systemd/pgwarden-tls.conf")).read()
+    execs = [l.split("=", 1)[1] for l in dropin.splitlines() if l.startswith("ExecStart=")]
+    if execs[:1] != [""] or len(execs) != 2 or "--web.config.file=" not in execs[1]:
+        fail("pgwarden-tls.conf: want ExecStart= cleared, then one with --web.config.file")
+    elif shutil.which("systemd-analyze"):
+        with tempfile.TemporaryDirectory() as d:
+            merged = re.sub(r"^ExecStart=.*$", "ExecStart=" + execs[1], text, flags=re.M)
+            unit = os.path.join(d, "pgwarden.service")
+            open(unit, "w").write(merged.replace("/usr/local/bin/pgwarden", "/bin/true"))
+            r = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True,
+                               text=True)
+            remarks = [l for l in (r.stdout + r.stderr).splitlines() if "pgwarden.service" in l]
+            if r.returncode != 0 or remarks:
+                fail("pgwarden-tls.conf merged: " + "; ".join(remarks or [r.stderr.strip()]))
     env = os.path.join(ROOT, "deploy/systemd/pgwarden.env")
     if "DATA_SOURCE_URI=" not in open(env).read():
         fail("pgwarden.env: no DATA_SOURCE_URI")
@@ -142,13 +157,53 @@ def compose():
             fail("deploy/docker/prometheus.yml: " + r.stdout + r.stderr)
 
 
+def compose_tls():
+    base = os.path.join(ROOT, "deploy/docker")
+    plain = yaml.safe_load(open(os.path.join(base, "compose.yml")))["services"]
+    doc = yaml.safe_load(open(os.path.join(base, "compose.tls.yml")))
+    services = doc.get("services", {})
+    for name, svc in services.items():
+        if name != "tls-init" and name not in plain:
+            fail(f"compose.tls.yml: {name} is not a service of compose.yml")
+        for v in svc.get("volumes", []):
+            src = v.split(":")[0]
+            if src.startswith(".") and not os.path.exists(os.path.join(base, src)):
+                fail(f"compose.tls.yml: {name} mounts {src}, which does not exist")
+            elif not src.startswith(".") and src not in doc.get("volumes", {}):
+                fail(f"compose.tls.yml: {name} mounts an undeclared volume {src}")
+        for dep in svc.get("depends_on", {}):
+            if dep not in services and dep not in plain:
+                fail(f"compose.tls.yml: {name} depends on unknown {dep}")
+    args = services.get("pgwarden", {}).get("command", [])
+    if not any(a.startswith("--web.config.file=/tls/") for a in args):
+        fail("compose.tls.yml: pgwarden does not read the web config from the tls volume")
+    with tempfile.TemporaryDirectory() as d:
+        shutil.copy(os.path.join(base, "prometheus-tls.yml"), d)
+        for rules in ("pgwarden-alerts.yml", "pgwarden-recording.yml"):
+            shutil.copy(os.path.join(ROOT, "deploy/prometheus", rules), d)
+        r = subprocess.run(["promtool", "check", "config",
+                            os.path.join(d, "prometheus-tls.yml")],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            fail("deploy/docker/prometheus-tls.yml: " + r.stdout + r.stderr)
+        scrape = yaml.safe_load(open(os.path.join(base, "prometheus-tls.yml")))
+        job = scrape["scrape_configs"][0]
+        if job.get("scheme") != "https" or "basic_auth" not in job:
+            fail("prometheus-tls.yml: the pgwarden job is not https with basic_auth")
+
+
 def kubernetes():
-    base = os.path.join(ROOT, "deploy/kubernetes")
+    kubernetes_objects(os.path.join(ROOT, "deploy/kubernetes"), [], tls=False)
+    kubernetes_objects(os.path.join(ROOT, "deploy/kubernetes/tls"),
+                       [os.path.join(ROOT, "deploy/kubernetes/service.yaml")], tls=True)
+
+
+def kubernetes_objects(base, extra, tls):
     objects = {}
-    for f in sorted(os.listdir(base)):
-        if not f.endswith(".yaml"):
-            continue
-        for doc in yaml.safe_load_all(open(os.path.join(base, f))):
+    files = [os.path.join(base, f) for f in sorted(os.listdir(base)) if f.endswith(".yaml")]
+    for path in files + extra:
+        f = os.path.relpath(path, ROOT)
+        for doc in yaml.safe_load_all(open(path)):
             if not doc:
                 continue
             for key in ("apiVersion", "kind"):
@@ -157,9 +212,9 @@ def kubernetes():
             if not doc.get("metadata", {}).get("name"):
                 fail(f"{f}: an object without metadata.name")
             objects[doc.get("kind")] = doc
-    for kind in ("Deployment", "Service", "ServiceMonitor", "PrometheusRule"):
+    for kind in ("Deployment", "Service", "ServiceMonitor") + (() if tls else ("PrometheusRule",)):
         if kind not in objects:
-            fail(f"kubernetes: no {kind}")
+            fail(f"kubernetes ({os.path.relpath(base, ROOT)}): no {kind}")
     if problems:
         return
     dep, svc, mon = objects["Deployment"], objects["Service"], objects["ServiceMonitor"]
@@ -179,6 +234,9 @@ def kubernetes():
     c = dep["spec"]["template"]["spec"]["containers"][0]
     if not c.get("securityContext", {}).get("readOnlyRootFilesystem"):
         fail("Deployment: root filesystem is writable")
+    if tls:
+        kubernetes_tls(dep, c, mon)
+        return
     r = subprocess.run([sys.executable, os.path.join(base, "generate-prometheusrule.py"),
                         "--check"], capture_output=True, text=True)
     if r.returncode != 0:
@@ -191,13 +249,32 @@ def kubernetes():
         fail("PrometheusRule: " + r.stdout + r.stderr)
 
 
+def kubernetes_tls(dep, c, mon):
+    config = [a.split("=", 1)[1] for a in c.get("args", []) if a.startswith("--web.config.file=")]
+    mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
+    secrets = {v["name"]: v.get("secret", {}).get("secretName")
+               for v in dep["spec"]["template"]["spec"].get("volumes", [])}
+    if not config:
+        fail("tls/deployment.yaml: no --web.config.file")
+    elif not any(config[0].startswith(path + "/") and secrets.get(name)
+                 for name, path in mounts.items()):
+        fail("tls/deployment.yaml: --web.config.file is not on a mounted Secret")
+    for probe in ("readinessProbe", "livenessProbe"):
+        if "httpGet" in c.get(probe, {}):
+            fail(f"tls/deployment.yaml: {probe} uses HTTP, which needs the password")
+    end = mon["spec"]["endpoints"][0]
+    if end.get("scheme") != "https" or "basicAuth" not in end or "tlsConfig" not in end:
+        fail("tls/servicemonitor.yaml: not https with tlsConfig and basicAuth")
+
+
 def main():
-    for check in (systemd, dockerfile, compose, kubernetes):
+    for check in (systemd, dockerfile, compose, compose_tls, kubernetes):
         check()
     for p in problems:
         print("deploy: " + p, file=sys.stderr)
     if not problems:
-        print("deploy: systemd unit, Dockerfile, compose and Kubernetes manifests valid")
+        print("deploy: systemd unit and TLS drop-in, Dockerfile, compose (plain and TLS) and "
+              "Kubernetes manifests (plain and TLS) valid")
     return 1 if problems else 0
 
 

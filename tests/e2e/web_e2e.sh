@@ -175,6 +175,31 @@ check "client certificate whose SAN is not allowed refused" test "$(with_cert cl
 check "no client certificate refused" test "$(code "$URL/healthz")" = 000
 stop "$MTLS_PID"
 
+# --- the shipped TLS variants -------------------------------------------------------
+# deploy/web-config.yml, with certificates where it expects them and the
+# scrape password's hash in place of the one nobody knows.
+SHIPPED=$WORK/shipped
+mkdir -p "$SHIPPED/tls"
+cp "$PKI/server.crt" "$SHIPPED/tls/tls.crt" && cp "$PKI/server.key" "$SHIPPED/tls/tls.key"
+sed "s|prometheus: '.*'|prometheus: '$HASH'|" "$HERE/../deploy/web-config.yml" >"$SHIPPED/web-config.yml"
+spawn "$WORK/shipped.log" "$BIN" --dsn "$DSN" --web.listen-address="127.0.0.1:$TLS_PORT" \
+  --web.config.file="$SHIPPED/web-config.yml"
+SHIPPED_PID=$SPAWNED
+check "deploy/web-config.yml serves TLS with basic auth" wait_until 10 tls_up
+check "deploy/web-config.yml: no password, 401" test "$(code "$URL/metrics")" = 401
+stop "$SHIPPED_PID"
+# compose.tls.yml's make-tls.sh, run here: its CA, password and web config work.
+TLS_DIR=$WORK/compose-tls sh "$HERE/../deploy/docker/make-tls.sh"
+spawn "$WORK/compose-tls.log" "$BIN" --dsn "$DSN" --web.listen-address="127.0.0.1:$TLS_PORT" \
+  --web.config.file="$WORK/compose-tls/web-config.yml"
+COMPOSE_PID=$SPAWNED
+compose_up() {
+  test "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/compose-tls/ca.crt" \
+    -u "prometheus:$(cat "$WORK/compose-tls/scrape-password")" "https://localhost:$TLS_PORT/metrics")" = 200
+}
+check "make-tls.sh: certificate, password and web config work together" wait_until 10 compose_up
+stop "$COMPOSE_PID"
+
 # --- configuration errors exit 2 with file:line ---------------------------------
 bad() {  # bad NAME YAML PATTERN
   printf '%s\n' "$2" >"$WORK/bad.yml"
