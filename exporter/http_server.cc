@@ -2,15 +2,21 @@
 
 #include <arpa/inet.h>
 #include <civetweb.h>
+#include <dirent.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 
 #include "exporter/log.h"
+#include "exporter/strings.h"
 #include "exporter/text.h"
 #include "exporter/web_access.h"
 
@@ -50,34 +56,69 @@ struct Counters {
       unauthorized{0}, overloaded{0};
 };
 
-// One response: status, headers (the web config's extra ones included),
-// body unless the request was HEAD.
+// True when `header` (a Connection header) lists `option`.
+bool HasOption(std::string_view header, std::string_view option) {
+  for (const std::string& item : SplitList(header)) {
+    if (item.size() == option.size() &&
+        std::equal(item.begin(), item.end(), option.begin(),
+                   [](char x, char y) {
+                     return std::tolower(static_cast<unsigned char>(x)) == y;
+                   })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// One response, written with a single mg_write: status line, headers (the
+// web config's extra ones included) and the body unless the request was
+// HEAD. CivetWeb's header functions write each header line separately,
+// which over TLS is one record and one TCP segment each, and without
+// TCP_NODELAY (which Debian's CivetWeb does not set) the last segments wait
+// for the client's delayed ACK: 40 ms per TLS response.
 class Response {
  public:
   Response(mg_connection* conn, const WebAccess* access)
       : conn_(conn), access_(access) {}
 
+  // The connection closes after this response (its request may carry a
+  // body that nobody read).
+  void Close() {
+    close_ = true;
+    mg_disable_connection_keep_alive(conn_);
+  }
+
   void Send(
       int status, const std::string& content_type, const std::string& body,
       std::initializer_list<std::pair<const char*, std::string>> extra = {}) {
-    mg_response_header_start(conn_, status);
-    mg_response_header_add(conn_, "Content-Type", content_type.c_str(), -1);
-    const std::string length = std::to_string(body.size());
-    mg_response_header_add(conn_, "Content-Length", length.c_str(), -1);
-    mg_response_header_add(conn_, "Cache-Control", "no-store", -1);
+    const mg_request_info* info = mg_get_request_info(conn_);
+    const bool head = std::strcmp(info->request_method, "HEAD") == 0;
+    std::string out;
+    out.reserve(256 + (head ? 0 : body.size()));
+    out += "HTTP/1.1 " + std::to_string(status) + " " +
+           mg_get_response_code_text(conn_, status) +
+           "\r\nContent-Type: " + content_type +
+           "\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\nCache-Control: no-store\r\n";
     for (const auto& [name, value] : extra) {
-      mg_response_header_add(conn_, name, value.c_str(), -1);
+      out += std::string(name) + ": " + value + "\r\n";
     }
     if (access_) {
       for (const auto& [name, value] : access_->Headers()) {
-        mg_response_header_add(conn_, name.c_str(), value.c_str(), -1);
+        out += name + ": " + value + "\r\n";
       }
     }
-    mg_response_header_send(conn_);
-    const mg_request_info* info = mg_get_request_info(conn_);
-    if (std::strcmp(info->request_method, "HEAD") != 0) {
-      mg_write(conn_, body.data(), body.size());
-    }
+    // CivetWeb's own rule: keep alive if the client asks for it, or speaks
+    // HTTP/1.1 and does not ask to close.
+    const char* connection = mg_get_header(conn_, "Connection");
+    const bool keep_alive =
+        !close_ && (connection ? HasOption(connection, "keep-alive")
+                               : std::strcmp(info->http_version, "1.1") == 0);
+    if (!keep_alive && !close_) Close();
+    out += keep_alive ? "Connection: keep-alive\r\n\r\n"
+                      : "Connection: close\r\n\r\n";
+    if (!head) out += body;
+    mg_write(conn_, out.data(), out.size());
   }
 
   void Text(
@@ -89,7 +130,37 @@ class Response {
  private:
   mg_connection* conn_;
   const WebAccess* access_;
+  bool close_ = false;
 };
+
+// Debian's CivetWeb never sets TCP_NODELAY, so the tail of a response (the
+// last TLS record, the end of a body) waits for the client's delayed ACK,
+// 40 ms. On Linux an accepted socket inherits TCP_NODELAY from its
+// listening socket, and CivetWeb does not expose its sockets: they are
+// found among the process's descriptors as listening sockets on `ports`.
+void SetNoDelayOnListeners(const std::vector<int>& ports) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return;
+  while (const dirent* entry = readdir(dir)) {
+    const int fd = std::atoi(entry->d_name);
+    if (fd <= 2 || fd == dirfd(dir)) continue;
+    int listening = 0;
+    socklen_t size = sizeof(listening);
+    sockaddr_in addr{};
+    socklen_t addr_size = sizeof(addr);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 ||
+        !listening ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_size) != 0 ||
+        addr.sin_family != AF_INET ||
+        std::find(ports.begin(), ports.end(), ntohs(addr.sin_port)) ==
+            ports.end()) {
+      continue;
+    }
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  closedir(dir);
+}
 
 }  // namespace
 
@@ -136,7 +207,7 @@ int HttpServer::Impl::Metrics(mg_connection* conn, Response& response) {
       scrapes_in_flight.fetch_add(1) >= options.max_requests) {
     scrapes_in_flight.fetch_sub(1);
     counters.overloaded++;
-    mg_disable_connection_keep_alive(conn);
+    response.Close();
     response.Text(503,
                   "too many concurrent scrapes (--web.max-requests=" +
                       std::to_string(options.max_requests) + ")\n",
@@ -186,7 +257,7 @@ int HttpServer::Impl::Handle(mg_connection* conn) {
   if (method != "GET" && method != "HEAD") {
     counters.method++;
     // A body may follow; do not read it, close instead.
-    mg_disable_connection_keep_alive(conn);
+    response.Close();
     response.Text(405, "405 method not allowed\n", {{"Allow", "GET, HEAD"}});
     return 405;
   }
@@ -195,7 +266,7 @@ int HttpServer::Impl::Handle(mg_connection* conn) {
       std::strlen(info->query_string ? info->query_string : "");
   if (target_bytes > kMaxTargetBytes) {
     counters.uri_too_long++;
-    mg_disable_connection_keep_alive(conn);
+    response.Close();
     response.Text(414, "414 request URI too long\n");
     return 414;
   }
@@ -415,6 +486,7 @@ HttpServer::HttpServer(HttpOptions options, HttpHandlers handlers,
         "cannot listen on \"" + all + "\"" +
         (error_text[0] ? std::string(": ") + error_text : std::string()));
   }
+  SetNoDelayOnListeners(Ports());
 }
 
 HttpServer::~HttpServer() {

@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include "collectors/collector.h"
+#include "exporter/basic_auth.h"
 #include "exporter/text.h"
 #include "tests/test_util.h"
 
@@ -145,5 +146,48 @@ BENCHMARK(BM_SanitizeLabelValue);
 
 }  // namespace
 }  // namespace pgwarden
+
+// Basic auth with a cost-10 bcrypt hash (htpasswd -B's default): a cold
+// check runs bcrypt, a warm one is answered from the cache.
+constexpr char kCost10Hash[] =
+    "$2b$10$.HO9eaMNHtx0suaFvkSxPu0TQMJ79mYZJsCpORCJOenf21sEUI7Iu";
+
+// "Basic " and the base64 of `text`, whose length is a multiple of 3.
+std::string BasicHeader(const std::string& text) {
+  static const char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out = "Basic ";
+  for (size_t i = 0; i + 2 < text.size(); i += 3) {
+    const uint32_t n = (uint32_t(uint8_t(text[i])) << 16) |
+                       (uint32_t(uint8_t(text[i + 1])) << 8) |
+                       uint8_t(text[i + 2]);
+    for (int shift = 18; shift >= 0; shift -= 6) {
+      out += kAlphabet[(n >> shift) & 63];
+    }
+  }
+  return out;
+}
+
+void BM_BasicAuthCold(benchmark::State& state) {
+  pgwarden::BasicAuth auth(
+      std::map<std::string, std::string>{{"prometheus", kCost10Hash}});
+  int n = 0;
+  for (auto _ : state) {
+    // "prometheus:" and a new 7-digit password each time: never cached.
+    const std::string header =
+        BasicHeader("prometheus:" + std::to_string(1000000 + n++));
+    if (auth.Check(header)) state.SkipWithError("a wrong password passed");
+  }
+}
+BENCHMARK(BM_BasicAuthCold)->Unit(benchmark::kMillisecond)->Iterations(20);
+
+void BM_BasicAuthWarm(benchmark::State& state) {
+  pgwarden::BasicAuth auth(
+      std::map<std::string, std::string>{{"prometheus", kCost10Hash}});
+  const std::string header = BasicHeader("prometheus:wrong!!!");
+  auth.Check(header);
+  for (auto _ : state) benchmark::DoNotOptimize(auth.Check(header));
+}
+BENCHMARK(BM_BasicAuthWarm);
 
 BENCHMARK_MAIN();

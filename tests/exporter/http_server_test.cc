@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -155,6 +156,30 @@ TEST_F(HttpServerTest, OnlyGetAndHead) {
       metrics.body,
       HasSubstr("pgwarden_http_requests_rejected_total{reason=\"method\"}"
                 " 5"));
+}
+
+// Accepted connections inherit TCP_NODELAY from the listening socket, so
+// the tail of a response does not wait for the client's delayed ACK.
+TEST_F(HttpServerTest, ListeningSocketHasNoDelay) {
+  int found = 0;
+  for (int fd = 3; fd < 1024; ++fd) {
+    int listening = 0;
+    socklen_t size = sizeof(listening);
+    sockaddr_in addr{};
+    socklen_t addr_size = sizeof(addr);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 ||
+        !listening ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_size) != 0 ||
+        ntohs(addr.sin_port) != port_) {
+      continue;
+    }
+    int nodelay = 0;
+    size = sizeof(nodelay);
+    ASSERT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &size), 0);
+    EXPECT_EQ(nodelay, 1);
+    ++found;
+  }
+  EXPECT_EQ(found, 1);
 }
 
 TEST_F(HttpServerTest, LongUriIs414AndTraversalIs404) {
