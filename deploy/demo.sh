@@ -8,7 +8,8 @@
 #
 # Environment: PGWARDEN_PORT (default 9187), DEMO_PG_PORT (default 55432),
 # DEMO_PROMETHEUS_PORT (9090), DEMO_ALERTMANAGER_PORT (9093),
-# DEMO_WEBHOOK_PORT (9095), DEMO_SECONDS (stop by itself after this many
+# DEMO_WEBHOOK_PORT (9095), DEMO_TLS_PORT (9443: a second pgwarden serving
+# the same database over TLS with basic auth), DEMO_SECONDS (stop by itself after this many
 # seconds; default: run until Ctrl-C), DEMO_CHECK=1 (exit non-zero unless the
 # long-running query and the blocked sessions show up in /metrics and both
 # alerts reach the webhook; used by the tests).
@@ -23,6 +24,7 @@ DEMO_CHECK=${DEMO_CHECK:-0}
 DEMO_PROMETHEUS_PORT=${DEMO_PROMETHEUS_PORT:-9090}
 DEMO_ALERTMANAGER_PORT=${DEMO_ALERTMANAGER_PORT:-9093}
 DEMO_WEBHOOK_PORT=${DEMO_WEBHOOK_PORT:-9095}
+DEMO_TLS_PORT=${DEMO_TLS_PORT:-9443}
 
 ./scripts/install-deps.sh
 source scripts/lib/harness.sh
@@ -75,6 +77,14 @@ PGWARDEN_LISTEN=":$PGWARDEN_PORT" start_pgwarden pgwarden "$PGWARDEN_BIN" \
   --dsn "host=127.0.0.1 port=$DEMO_PG_PORT dbname=shop user=pgwarden" \
   --long_running_thresholds=10,60,300,900,3600 --blocking_query_length=80
 
+echo "== starting pgwarden over TLS with basic auth on :$DEMO_TLS_PORT (web config: $WORK/tls)"
+# A throwaway CA, certificate and scrape password, as compose.tls.yml makes them.
+TLS_DIR=$WORK/tls sh deploy/docker/make-tls.sh
+spawn "$WORK/pgwarden-tls.log" "$PGWARDEN_BIN" \
+  --dsn "host=127.0.0.1 port=$DEMO_PG_PORT dbname=shop user=pgwarden" \
+  --web.listen-address=":$DEMO_TLS_PORT" --web.config.file="$WORK/tls/web-config.yml"
+TLS_CURL=(curl -s --cacert "$WORK/tls/ca.crt" -u "prometheus:$(cat "$WORK/tls/scrape-password")")
+
 echo "== starting Prometheus :$DEMO_PROMETHEUS_PORT and Alertmanager :$DEMO_ALERTMANAGER_PORT (shipped rules, demo thresholds)"
 # The shipped rules and routing, with thresholds in seconds (lower_rules.py
 # changes nothing else), so the alerts fire within a minute.
@@ -99,6 +109,8 @@ pgwarden is running against a live demo database.
   Alertmanager:  http://localhost:$DEMO_ALERTMANAGER_PORT/
   Pages sent:    $WORK/notifications.jsonl  (what a pager would receive)
   Dashboards:    dashboards/*.json, for Grafana (deploy/docker/compose.yml provisions them)
+  Over TLS:      https://localhost:$DEMO_TLS_PORT/metrics  (basic auth; web config in $WORK/tls)
+                 ${TLS_CURL[*]} https://localhost:$DEMO_TLS_PORT/metrics
 
 Within a minute PostgresLongRunningQuery and PostgresBlockedSessions fire; the
 blocked-sessions page names the root blocker's pid (billing-batch).
@@ -121,7 +133,7 @@ show
 
 if [[ $DEMO_CHECK == 1 ]]; then
   ok=0
-  for i in $(seq 1 60); do
+  for i in $(seq 1 90); do
     m=$(curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics")
     if grep -qx 'pg_blocked_sessions{datname="shop"} 2' <<<"$m" &&
        grep -q '^pg_blocking_session_info{.*application_name="billing-batch".*} 2$' <<<"$m" &&

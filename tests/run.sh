@@ -166,7 +166,8 @@ stage_matrix() {
 
 stage_demo() {
   PGWARDEN_PORT=$(free_port) DEMO_PG_PORT=$(free_port) DEMO_PROMETHEUS_PORT=$(free_port) \
-    DEMO_ALERTMANAGER_PORT=$(free_port) DEMO_WEBHOOK_PORT=$(free_port) DEMO_SECONDS=1 \
+    DEMO_ALERTMANAGER_PORT=$(free_port) DEMO_WEBHOOK_PORT=$(free_port) DEMO_TLS_PORT=$(free_port) \
+    DEMO_SECONDS=1 \
     DEMO_CHECK=1 ./deploy/demo.sh >"$WORK/demo.log" 2>&1 || { cat "$WORK/demo.log"; return 1; }
   grep -E "demo check passed" "$WORK/demo.log"
 }
