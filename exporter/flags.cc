@@ -41,7 +41,7 @@ PGWARDEN_FLAG(int32, web_max_requests, 40,
               "Concurrent scrapes share one collection.");
 PGWARDEN_FLAG(int32, web_max_connections, 512,
               "Most HTTP connections served at once, idle ones included (one "
-              "thread and about 16 KiB each); a connection must send its "
+              "thread and about 24 KiB each); a connection must send its "
               "request within 5 s.");
 PGWARDEN_FLAG(string, web_telemetry_path, "/metrics",
               "Path under which to expose metrics.");

@@ -24,7 +24,7 @@ struct HttpOptions {
   // CivetWeb serves each connection on a thread of its own from the moment
   // it is accepted, so this is also the most connections served at once:
   // idle or slow clients hold one each for at most request_timeout_ms.
-  // About 16 KiB of resident memory per thread.
+  // About 24 KiB of resident memory per thread.
   int max_connections = 512;
   // Scrapes of telemetry_path in flight at once; 503 beyond (0: no cap).
   // They share one collection, so this bounds memory, not database load.
