@@ -119,9 +119,10 @@ PGWARDEN_FLAG(string, log_level, "info",
               "Log level: debug, info, warn or error.");
 PGWARDEN_FLAG(string, log_format, "logfmt", "Log format: logfmt or json.");
 PGWARDEN_FLAG(string, config_file, "",
-              "postgres_exporter's configuration file (auth_modules), read by "
-              "its /probe endpoint, which pgwarden does not serve yet: "
-              "accepted so that postgres_exporter's command lines start.");
+              "postgres_exporter's /probe configuration (auth_modules, and "
+              "pgwarden's allowed_targets): checked at start (a missing file "
+              "is a warning), re-read on SIGHUP keeping the last good one. "
+              "pgwarden does not serve /probe yet.");
 PGWARDEN_FLAG(bool, print_queries, false,
               "Connect, print the SQL each enabled collector would run against "
               "this server (one statement per collector, ';'-terminated), and "

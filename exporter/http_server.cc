@@ -97,9 +97,12 @@ class Response {
     out.reserve(256 + (head ? 0 : body.size()));
     out += "HTTP/1.1 " + std::to_string(status) + " " +
            mg_get_response_code_text(conn_, status) +
-           "\r\nContent-Type: " + content_type +
-           "\r\nContent-Length: " + std::to_string(body.size()) +
-           "\r\nCache-Control: no-store\r\n";
+           "\r\nContent-Type: " + content_type + "\r\n";
+    // A HEAD of /metrics is answered without collecting: no length to tell.
+    if (!head || !body.empty()) {
+      out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    }
+    out += "Cache-Control: no-store\r\n";
     for (const auto& [name, value] : extra) {
       out += std::string(name) + ": " + value + "\r\n";
     }
@@ -198,6 +201,9 @@ Families HttpServer::Impl::OwnMetrics() const {
   rejected.MoveTo(out);
   if (access) {
     for (auto& f : access->Metrics()) out.push_back(std::move(f));
+  }
+  if (handlers.extra_metrics) {
+    for (auto& f : handlers.extra_metrics()) out.push_back(std::move(f));
   }
   return out;
 }

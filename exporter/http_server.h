@@ -39,6 +39,8 @@ struct HttpOptions {
 struct HttpHandlers {
   std::function<Exposition(Clock::time_point deadline)> scrape;
   std::function<TargetStatus()> status;
+  // More of pgwarden's own families for telemetry_path; may be empty.
+  std::function<Families()> extra_metrics;
 };
 
 // "[host]:port" -> CivetWeb's listening_ports entries ("9187",

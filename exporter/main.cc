@@ -12,6 +12,7 @@
 #include "exporter/flags.h"
 #include "exporter/http_server.h"
 #include "exporter/log.h"
+#include "exporter/probe_config.h"
 #include "exporter/session.h"
 #include "exporter/target.h"
 #include "exporter/web_access.h"
@@ -108,21 +109,23 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // A client that goes away mid-response must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
 
-  // Before any thread starts: a bad web configuration exits 2.
+  // Before the target and the server start: a bad file exits 2.
   std::unique_ptr<WebAccess> access;
   try {
     access = std::make_unique<WebAccess>(config.web_config_file);
   } catch (const std::exception& e) {
     return Fail(std::string("--web.config.file: ") + e.what());
   }
-  if (!FLAGS_config_file.empty()) {
-    Log(LogLevel::kInfo, "--config.file " + FLAGS_config_file +
-                             " is not read: its auth_modules serve /probe, "
-                             "which pgwarden does not serve yet");
+  std::unique_ptr<ProbeConfigFile> probe_config;
+  try {
+    probe_config = std::make_unique<ProbeConfigFile>(FLAGS_config_file);
+  } catch (const std::exception& e) {
+    return Fail(std::string("--config.file: ") + e.what());
   }
 
   std::unique_ptr<Target> target = NewTarget(config);
@@ -131,6 +134,7 @@ int main(int argc, char** argv) {
     return target->Scrape(deadline);
   };
   handlers.status = [&target] { return target->Status(); };
+  handlers.extra_metrics = [&probe_config] { return probe_config->Metrics(); };
   std::unique_ptr<HttpServer> server;
   try {
     server = std::make_unique<HttpServer>(config.http, handlers, access.get());
@@ -153,7 +157,8 @@ int main(int argc, char** argv) {
                            collectors);
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  // SIGHUP re-reads --config.file; a broken file keeps the last good one.
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) probe_config->Reload();
   Log(LogLevel::kInfo,
       std::string("received ") + strsignal(sig) + ", shutting down");
   server.reset();

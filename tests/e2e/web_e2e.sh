@@ -268,6 +268,29 @@ refused --web.systemd-socket --web.listen-address
 refused --dumpmaps --print_queries
 refused --collector.process_idle "no such collector"
 refused --metric-prefix=pgx "metric_relabel_configs"
+# --config.file: checked at start, re-read on SIGHUP keeping the last good one.
+PE_CONF=$WORK/postgres_exporter.yml
+printf 'auth_modules:\n  prod:\n    type: userpass\n    userpass: {username: u, password_file: pw}\n' >"$PE_CONF"
+start_pgwarden config "$BIN" --dsn "$DSN" --config.file="$PE_CONF"
+reload_gauge() {
+  curl -fsS -o "$WORK/config-metrics.txt" "$PGWARDEN_URL/metrics" &&
+    grep -qx "pgwarden_config_last_reload_successful $1" "$WORK/config-metrics.txt"
+}
+check "--config.file read: reload gauge 1" reload_gauge 1
+echo "auth_modules: [" >"$PE_CONF"
+kill -HUP "$PGWARDEN_PID"
+check "SIGHUP with a broken file: gauge 0, still serving" wait_until 10 reload_gauge 0
+check "SIGHUP with a broken file: logged" grep -q 'config.file reload failed' "$WORK/config.log"
+printf 'allowed_targets: ["10.0.0.0/8"]\n' >"$PE_CONF"
+kill -HUP "$PGWARDEN_PID"
+check "SIGHUP with a fixed file: gauge 1" wait_until 10 reload_gauge 1
+stop "$PGWARDEN_PID"
+echo "auth_modules: [" >"$PE_CONF"
+status=0
+out=$("$BIN" --dsn "$DSN" --web.listen-address=127.0.0.1:0 --config.file="$PE_CONF" 2>&1) || status=$?
+check "broken --config.file at start: exit 2 with file:line" \
+  bash -c "[[ $status == 2 && \"\$1\" == *postgres_exporter.yml:[0-9]*: yaml* ]]" _ "$out"
+
 "$BIN" --help >"$WORK/help.txt"
 check "--help lists both spellings" grep -q -- '--web_listen_address, --web.listen-address' "$WORK/help.txt"
 check "--help explains --collector.NAME" grep -q -- '--collector.NAME' "$WORK/help.txt"

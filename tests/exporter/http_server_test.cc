@@ -60,6 +60,7 @@ class HttpServerTest : public ::testing::Test {
   void SetUp() override {
     HttpOptions options;
     options.listen_addresses = {"127.0.0.1:0"};
+    options.max_connections = 16;  // stopping joins every thread
     options.scrape_timeout = std::chrono::milliseconds(7000);
     HttpHandlers handlers;
     handlers.scrape = [this](Clock::time_point deadline) {
@@ -191,6 +192,7 @@ TEST_F(HttpServerTest, LongUriIs414AndTraversalIs404) {
 TEST(HttpServerLimitTest, ScrapesBeyondMaxRequestsAre503) {
   HttpOptions options;
   options.listen_addresses = {"127.0.0.1:0"};
+  options.max_connections = 16;
   options.max_requests = 1;
   std::mutex mu;
   std::condition_variable cv;
@@ -245,6 +247,7 @@ TEST(CivetListeningPortsTest, Spellings) {
 TEST(HttpServerStartTest, PortInUseIsAClearError) {
   HttpOptions options;
   options.listen_addresses = {"127.0.0.1:0"};
+  options.max_connections = 16;
   HttpHandlers handlers;
   handlers.scrape = [](Clock::time_point) { return Exposition{}; };
   handlers.status = [] { return TargetStatus{}; };

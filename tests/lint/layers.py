@@ -19,7 +19,7 @@ LAYERS = {
     "engine": {"collection", "collection_plan", "database_pool", "self_metrics",
                "target"},
     "postgres": {"pg_connection", "session"},
-    "web": {"basic_auth", "tls", "web_access", "web_config"},
+    "web": {"basic_auth", "probe_config", "tls", "web_access", "web_config"},
     "http": {"http_server"},
     "cli": {"args", "compat_flags", "config", "flags"},
     "main": {"main"},

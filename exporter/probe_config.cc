@@ -1,0 +1,288 @@
+#include "exporter/probe_config.h"
+
+#include <arpa/inet.h>
+#include <fnmatch.h>
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "exporter/log.h"
+#include "exporter/strings.h"
+
+namespace pgwarden {
+namespace {
+
+[[noreturn]] void Fail(const std::string& path, const YAML::Mark& mark,
+                       const std::string& reason) {
+  const std::string line =
+      mark.line >= 0 ? ":" + std::to_string(mark.line + 1) : "";
+  throw std::invalid_argument(path + line + ": " + reason);
+}
+
+std::string Scalar(const std::string& path, const YAML::Node& v,
+                   const std::string& key) {
+  if (!v || v.IsNull()) return "";
+  if (!v.IsScalar()) Fail(path, v.Mark(), key + " must be a string");
+  return v.as<std::string>();
+}
+
+void CheckKeys(const std::string& path, const YAML::Node& node,
+               const std::string& where, const std::set<std::string>& known) {
+  if (!node || node.IsNull()) return;
+  if (!node.IsMap()) Fail(path, node.Mark(), where + " must be a mapping");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    if (!known.count(key)) {
+      Fail(path, kv.first.Mark(), "unknown key \"" + key + "\" in " + where);
+    }
+  }
+}
+
+// An address range "a.b.c.d/n" or "x::/n": the network bytes and prefix.
+struct Cidr {
+  int family = 0;
+  unsigned char bytes[16] = {0};
+  int prefix = 0;
+};
+
+bool ParseCidr(const std::string& text, Cidr& out) {
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos) return false;
+  const std::string address = text.substr(0, slash);
+  const auto prefix = ParseFiniteDouble(text.substr(slash + 1));
+  out.family = address.find(':') == std::string::npos ? AF_INET : AF_INET6;
+  const int bits = out.family == AF_INET ? 32 : 128;
+  if (!prefix || *prefix < 0 || *prefix > bits ||
+      *prefix != static_cast<int>(*prefix)) {
+    return false;
+  }
+  out.prefix = static_cast<int>(*prefix);
+  return inet_pton(out.family, address.c_str(), out.bytes) == 1;
+}
+
+bool InCidr(const Cidr& range, const std::string& address) {
+  unsigned char bytes[16] = {0};
+  if (inet_pton(range.family, address.c_str(), bytes) != 1) return false;
+  int left = range.prefix;
+  for (int i = 0; left > 0; ++i, left -= 8) {
+    const unsigned char mask =
+        left >= 8 ? 0xff : static_cast<unsigned char>(0xff << (8 - left));
+    if ((bytes[i] & mask) != (range.bytes[i] & mask)) return false;
+  }
+  return true;
+}
+
+bool IsHostPortPattern(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  return colon != std::string::npos && colon > 0 && colon + 1 < text.size() &&
+         text.find('/') == std::string::npos;
+}
+
+}  // namespace
+
+ProbeConfig ParseProbeConfig(const std::string& text, const std::string& path) {
+  ProbeConfig config;
+  try {
+    const YAML::Node root = YAML::Load(text);
+    CheckKeys(path, root, "the configuration",
+              {"auth_modules", "allowed_targets"});
+    if (!root || root.IsNull()) return config;
+    const YAML::Node modules = root["auth_modules"];
+    if (modules && !modules.IsNull()) {
+      if (!modules.IsMap()) {
+        Fail(path, modules.Mark(), "auth_modules must be a mapping");
+      }
+      for (const auto& kv : modules) {
+        const std::string name = kv.first.as<std::string>();
+        const YAML::Node m = kv.second;
+        const std::string where = "auth_modules." + name;
+        CheckKeys(path, m, where, {"type", "userpass", "options"});
+        AuthModule module;
+        module.type = Scalar(path, m["type"], where + ".type");
+        if (module.type != "userpass") {
+          Fail(path, kv.first.Mark(),
+               where + ": type must be userpass (got \"" + module.type + "\")");
+        }
+        const YAML::Node up = m["userpass"];
+        CheckKeys(path, up, where + ".userpass",
+                  {"username", "password", "password_file"});
+        if (up && up.IsMap()) {
+          module.username = Scalar(path, up["username"], "username");
+          module.password = Scalar(path, up["password"], "password");
+          module.password_file =
+              Scalar(path, up["password_file"], "password_file");
+          if (!module.password.empty() && !module.password_file.empty()) {
+            Fail(path, up.Mark(),
+                 where + ": give password or password_file, not both");
+          }
+          if (!module.password_file.empty() && module.password_file[0] != '/') {
+            const size_t slash = path.rfind('/');
+            module.password_file =
+                (slash == std::string::npos ? "." : path.substr(0, slash)) +
+                "/" + module.password_file;
+          }
+        }
+        const YAML::Node options = m["options"];
+        if (options && !options.IsNull()) {
+          if (!options.IsMap()) {
+            Fail(path, options.Mark(), where + ".options must be a mapping");
+          }
+          for (const auto& o : options) {
+            module.options[o.first.as<std::string>()] =
+                Scalar(path, o.second, o.first.as<std::string>());
+          }
+        }
+        config.auth_modules[name] = module;
+      }
+    }
+    const YAML::Node allowed = root["allowed_targets"];
+    if (allowed && !allowed.IsNull()) {
+      if (!allowed.IsSequence()) {
+        Fail(path, allowed.Mark(), "allowed_targets must be a list");
+      }
+      for (const auto& item : allowed) {
+        const std::string entry = Scalar(path, item, "allowed_targets");
+        Cidr cidr;
+        if (!ParseCidr(entry, cidr) && !IsHostPortPattern(entry)) {
+          Fail(path, item.Mark(),
+               "allowed_targets: \"" + entry +
+                   "\" is neither host:port (with * or ?) nor a CIDR range");
+        }
+        config.allowed_targets.push_back(entry);
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    Fail(path, e.mark, "yaml: " + e.msg);
+  }
+  return config;
+}
+
+ProbeConfig LoadProbeConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument(path + ": cannot read");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseProbeConfig(text.str(), path);
+}
+
+Dsn ProbeTarget(const std::string& target, const AuthModule* module) {
+  if (target.empty()) throw std::invalid_argument("target is required");
+  std::string text = target;
+  const bool uri = target.rfind("postgres://", 0) == 0 ||
+                   target.rfind("postgresql://", 0) == 0;
+  if (!uri && target.find('=') == std::string::npos) {
+    // host[:port][/dbname], as postgres_exporter accepts it.
+    text = "postgresql://" + target;
+  }
+  Dsn dsn = Dsn::Parse(text);
+  if (module) {
+    if (!module->username.empty()) dsn.Set("user", module->username);
+    std::string password = module->password;
+    if (!module->password_file.empty()) {
+      std::ifstream in(module->password_file);
+      if (!in) {
+        throw std::invalid_argument(
+            "cannot read the password_file of the "
+            "auth_module");
+      }
+      std::getline(in, password);
+      password = Trim(password);
+    }
+    if (!password.empty()) dsn.Set("password", password);
+    for (const auto& [key, value] : module->options) dsn.Set(key, value);
+  }
+  return dsn;
+}
+
+bool TargetAllowed(const std::vector<std::string>& allowed,
+                   const std::string& host, int port,
+                   const std::vector<std::string>& addresses) {
+  const std::string host_port = host + ":" + std::to_string(port);
+  for (const std::string& entry : allowed) {
+    Cidr cidr;
+    if (ParseCidr(entry, cidr)) {
+      if (addresses.empty()) continue;
+      bool all = true;
+      for (const auto& a : addresses) all = all && InCidr(cidr, a);
+      if (all) return true;
+    } else if (fnmatch(entry.c_str(), host_port.c_str(), 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+double UnixNow() {
+  return std::chrono::duration<double>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+ProbeConfigFile::ProbeConfigFile(std::string path)
+    : path_(std::move(path)), current_(std::make_shared<ProbeConfig>()) {
+  if (path_.empty()) return;
+  if (!std::ifstream(path_)) {
+    Log(LogLevel::kWarn, "--config.file " + path_ +
+                             " cannot be read; /probe has no auth_modules "
+                             "(as postgres_exporter, this is not an error)");
+    last_success_ = UnixNow();
+    return;
+  }
+  current_ = std::make_shared<ProbeConfig>(LoadProbeConfig(path_));
+  last_success_ = UnixNow();
+}
+
+bool ProbeConfigFile::Reload() {
+  if (path_.empty()) return true;
+  try {
+    auto fresh = std::make_shared<ProbeConfig>(LoadProbeConfig(path_));
+    std::lock_guard<std::mutex> lock(mu_);
+    current_ = std::move(fresh);
+    last_ok_ = true;
+    last_success_ = UnixNow();
+    Log(LogLevel::kInfo, "--config.file reloaded: " + path_);
+    return true;
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_ok_ = false;
+    Log(LogLevel::kError,
+        std::string("--config.file reload failed, keeping the last good "
+                    "configuration: ") +
+            e.what());
+    return false;
+  }
+}
+
+std::shared_ptr<const ProbeConfig> ProbeConfigFile::Current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+Families ProbeConfigFile::Metrics() const {
+  Families out;
+  if (path_.empty()) return out;
+  std::lock_guard<std::mutex> lock(mu_);
+  FamilyBuilder("pgwarden_config_last_reload_successful",
+                "Whether the last reading of --config.file succeeded (0: the "
+                "last good configuration is in force).",
+                prometheus::MetricType::Gauge)
+      .Add(Bool(last_ok_))
+      .MoveTo(out);
+  FamilyBuilder("pgwarden_config_last_reload_success_timestamp_seconds",
+                "When --config.file was last read successfully.",
+                prometheus::MetricType::Gauge)
+      .Add(last_success_)
+      .MoveTo(out);
+  return out;
+}
+
+}  // namespace pgwarden
