@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <unordered_set>
 
 namespace pgwarden {
@@ -251,6 +252,29 @@ double SampleValue(prometheus::MetricType type,
     default:
       return m.untyped.value;
   }
+}
+
+double UnixTimeSeconds() {
+  return std::chrono::duration<double>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Families ReloadFamilies(const std::string& prefix, const std::string& flag,
+                        bool ok, double last_success_unix_seconds) {
+  Families out;
+  FamilyBuilder(prefix + "_last_reload_successful",
+                "Whether the last reading of " + flag +
+                    " succeeded (0: the last good configuration is in force).",
+                prometheus::MetricType::Gauge)
+      .Add(Bool(ok))
+      .MoveTo(out);
+  FamilyBuilder(prefix + "_last_reload_success_timestamp_seconds",
+                "When " + flag + " was last read successfully.",
+                prometheus::MetricType::Gauge)
+      .Add(last_success_unix_seconds)
+      .MoveTo(out);
+  return out;
 }
 
 }  // namespace pgwarden

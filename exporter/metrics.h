@@ -97,6 +97,15 @@ bool HasReservedSuffix(std::string_view name);
 double SampleValue(prometheus::MetricType type,
                    const prometheus::ClientMetric& m);
 
+// Seconds since the Unix epoch, now.
+double UnixTimeSeconds();
+
+// The two gauges of a file re-read while running (`flag` names it in the
+// help): <prefix>_last_reload_successful (0: the last good configuration is
+// in force) and <prefix>_last_reload_success_timestamp_seconds.
+Families ReloadFamilies(const std::string& prefix, const std::string& flag,
+                        bool ok, double last_success_unix_seconds);
+
 // Gauge 1.0/0.0 for a boolean.
 inline double Bool(bool b) { return b ? 1.0 : 0.0; }
 

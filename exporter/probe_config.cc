@@ -217,16 +217,6 @@ bool TargetAllowed(const std::vector<std::string>& allowed,
   return false;
 }
 
-namespace {
-
-double UnixNow() {
-  return std::chrono::duration<double>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 ProbeConfigFile::ProbeConfigFile(std::string path)
     : path_(std::move(path)), current_(std::make_shared<ProbeConfig>()) {
   if (path_.empty()) return;
@@ -234,11 +224,11 @@ ProbeConfigFile::ProbeConfigFile(std::string path)
     Log(LogLevel::kWarn, "--config.file " + path_ +
                              " cannot be read; /probe has no auth_modules "
                              "(as postgres_exporter, this is not an error)");
-    last_success_ = UnixNow();
+    last_success_ = UnixTimeSeconds();
     return;
   }
   current_ = std::make_shared<ProbeConfig>(LoadProbeConfig(path_));
-  last_success_ = UnixNow();
+  last_success_ = UnixTimeSeconds();
 }
 
 bool ProbeConfigFile::Reload() {
@@ -248,7 +238,7 @@ bool ProbeConfigFile::Reload() {
     std::lock_guard<std::mutex> lock(mu_);
     current_ = std::move(fresh);
     last_ok_ = true;
-    last_success_ = UnixNow();
+    last_success_ = UnixTimeSeconds();
     Log(LogLevel::kInfo, "--config.file reloaded: " + path_);
     return true;
   } catch (const std::exception& e) {
@@ -268,21 +258,10 @@ std::shared_ptr<const ProbeConfig> ProbeConfigFile::Current() const {
 }
 
 Families ProbeConfigFile::Metrics() const {
-  Families out;
-  if (path_.empty()) return out;
+  if (path_.empty()) return {};
   std::lock_guard<std::mutex> lock(mu_);
-  FamilyBuilder("pgwarden_config_last_reload_successful",
-                "Whether the last reading of --config.file succeeded (0: the "
-                "last good configuration is in force).",
-                prometheus::MetricType::Gauge)
-      .Add(Bool(last_ok_))
-      .MoveTo(out);
-  FamilyBuilder("pgwarden_config_last_reload_success_timestamp_seconds",
-                "When --config.file was last read successfully.",
-                prometheus::MetricType::Gauge)
-      .Add(last_success_)
-      .MoveTo(out);
-  return out;
+  return ReloadFamilies("pgwarden_config", "--config.file", last_ok_,
+                        last_success_);
 }
 
 }  // namespace pgwarden

@@ -8,16 +8,6 @@
 #include "exporter/log.h"
 
 namespace pgwarden {
-namespace {
-
-double UnixNow() {
-  return std::chrono::duration<double>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 RateLimiter::RateLimiter(double interval_seconds, int burst)
     : interval_(interval_seconds),
       burst_(burst),
@@ -49,7 +39,7 @@ WebAccess::WebAccess(std::string path, bool watch) : path_(std::move(path)) {
   state_ = Build(config, &material);
   fingerprint_ = Fingerprint();
   if (material) tls_ = std::make_unique<TlsContext>(material);
-  last_success_ = UnixNow();
+  last_success_ = UnixTimeSeconds();
   if (watch) {
     watcher_ = std::thread([this] {
       std::unique_lock<std::mutex> lock(stop_mu_);
@@ -151,7 +141,7 @@ bool WebAccess::ReloadIfChanged() {
   if (tls_) tls_->Use(material);
   if (!last_ok_) Log(LogLevel::kInfo, "web config reloaded: " + path_);
   last_ok_ = true;
-  last_success_ = UnixNow();
+  last_success_ = UnixTimeSeconds();
   return true;
 }
 
@@ -174,21 +164,10 @@ std::vector<std::pair<std::string, std::string>> WebAccess::Headers() const {
 }
 
 Families WebAccess::Metrics() const {
-  Families out;
-  if (path_.empty()) return out;
+  if (path_.empty()) return {};
   std::lock_guard<std::mutex> lock(mu_);
-  FamilyBuilder("pgwarden_web_config_last_reload_successful",
-                "Whether the last reading of --web.config.file succeeded (0: "
-                "the last good configuration is in force).",
-                prometheus::MetricType::Gauge)
-      .Add(Bool(last_ok_))
-      .MoveTo(out);
-  FamilyBuilder("pgwarden_web_config_last_reload_success_timestamp_seconds",
-                "When --web.config.file was last read successfully.",
-                prometheus::MetricType::Gauge)
-      .Add(last_success_)
-      .MoveTo(out);
-  return out;
+  return ReloadFamilies("pgwarden_web_config", "--web.config.file", last_ok_,
+                        last_success_);
 }
 
 }  // namespace pgwarden
