@@ -179,12 +179,14 @@ stage_bench() {
 }
 
 stage_sanitizers() {
-  build build/asan -DCMAKE_BUILD_TYPE=Debug -DPGWARDEN_SANITIZE=ON >/dev/null
+  # Only what runs under them: the test binaries, not pgwarden or the benchmarks.
+  build build/asan --target unit_tests --target integration_tests -DCMAKE_BUILD_TYPE=Debug \
+    -DPGWARDEN_SANITIZE=ON >/dev/null
   fresh_cluster pg-asan
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     logged asan 'tests (passed|failed)' ctest --test-dir build/asan --output-on-failure \
     --timeout 600 -L 'unit|integration'
-  build build/tsan -DCMAKE_BUILD_TYPE=Debug -DPGWARDEN_TSAN=ON >/dev/null
+  build build/tsan --target unit_tests -DCMAKE_BUILD_TYPE=Debug -DPGWARDEN_TSAN=ON >/dev/null
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 logged tsan '^\[  (PASSED|FAILED)' \
     build/tsan/tests/unit_tests --gtest_filter='TargetTest.*:HttpServer*:DatabasePool*'
 
