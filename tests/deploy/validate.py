@@ -30,6 +30,19 @@ def fail(msg):
     problems.append(msg)
 
 
+def verify_unit(text, what):
+    """`systemd-analyze verify` on the unit `text` (ExecStart pointed at a
+    stand-in binary). It prints nothing for a clean unit; any remark about it
+    (an unknown or misspelt directive, a bad value) is a failure."""
+    with tempfile.TemporaryDirectory() as d:
+        unit = os.path.join(d, "pgwarden.service")
+        open(unit, "w").write(text.replace("/usr/local/bin/pgwarden", "/bin/true"))
+        r = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True, text=True)
+        remarks = [l for l in (r.stdout + r.stderr).splitlines() if "pgwarden.service" in l]
+        if r.returncode != 0 or remarks:
+            fail(what + ": " + "; ".join(remarks or [r.stderr.strip()]))
+
+
 def systemd():
     path = os.path.join(ROOT, "deploy/systemd/pgwarden.service")
     text = open(path).read()
@@ -47,31 +60,15 @@ def systemd():
     if not settings.get("EnvironmentFile"):
         fail("pgwarden.service: no EnvironmentFile")
     if shutil.which("systemd-analyze"):
-        with tempfile.TemporaryDirectory() as d:
-            unit = os.path.join(d, "pgwarden.service")
-            open(unit, "w").write(text.replace("/usr/local/bin/pgwarden", "/bin/true"))
-            r = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True,
-                               text=True)
-            # It prints nothing for a clean unit; any remark about it (an
-            # unknown or misspelt directive, a bad value) is a failure.
-            remarks = [l for l in (r.stdout + r.stderr).splitlines() if "pgwarden.service" in l]
-            if r.returncode != 0 or remarks:
-                fail("systemd-analyze verify: " + "; ".join(remarks or [r.stderr.strip()]))
+        verify_unit(text, "systemd-analyze verify")
     # The TLS drop-in: its ExecStart, merged into the unit, must verify too.
     dropin = open(os.path.join(ROOT, "deploy/systemd/pgwarden-tls.conf")).read()
     execs = [l.split("=", 1)[1] for l in dropin.splitlines() if l.startswith("ExecStart=")]
     if execs[:1] != [""] or len(execs) != 2 or "--web.config.file=" not in execs[1]:
         fail("pgwarden-tls.conf: want ExecStart= cleared, then one with --web.config.file")
     elif shutil.which("systemd-analyze"):
-        with tempfile.TemporaryDirectory() as d:
-            merged = re.sub(r"^ExecStart=.*$", "ExecStart=" + execs[1], text, flags=re.M)
-            unit = os.path.join(d, "pgwarden.service")
-            open(unit, "w").write(merged.replace("/usr/local/bin/pgwarden", "/bin/true"))
-            r = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True,
-                               text=True)
-            remarks = [l for l in (r.stdout + r.stderr).splitlines() if "pgwarden.service" in l]
-            if r.returncode != 0 or remarks:
-                fail("pgwarden-tls.conf merged: " + "; ".join(remarks or [r.stderr.strip()]))
+        merged = re.sub(r"^ExecStart=.*$", "ExecStart=" + execs[1], text, flags=re.M)
+        verify_unit(merged, "pgwarden-tls.conf merged")
     env = os.path.join(ROOT, "deploy/systemd/pgwarden.env")
     if "DATA_SOURCE_URI=" not in open(env).read():
         fail("pgwarden.env: no DATA_SOURCE_URI")
