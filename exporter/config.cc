@@ -1,5 +1,6 @@
 #include "exporter/config.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -35,7 +36,7 @@ void Require(bool condition, const char* reason) {
   if (!condition) throw std::invalid_argument(reason);
 }
 
-Dsn LoadDsn(std::string& text) {
+Dsn LoadDsn(std::string& text, SessionSettings& session) {
   if (!FLAGS_dsn_file.empty()) {
     text = FirstLine(FLAGS_dsn_file, "--dsn_file");
   } else if (!FLAGS_dsn.empty()) {
@@ -46,7 +47,6 @@ Dsn LoadDsn(std::string& text) {
   Require(FLAGS_statement_timeout_ms > 0 && FLAGS_lock_timeout_ms > 0,
           "--statement_timeout_ms and --lock_timeout_ms must be > 0");
   Require(FLAGS_connect_timeout > 0, "--connect_timeout must be > 0");
-  SessionSettings session;
   session.statement_timeout_ms = FLAGS_statement_timeout_ms;
   session.lock_timeout_ms = FLAGS_lock_timeout_ms;
   session.connect_timeout_seconds = FLAGS_connect_timeout;
@@ -182,7 +182,22 @@ std::vector<double> ParseThresholds(const std::string& text) {
 
 Config LoadConfig() {
   Config c;
-  c.dsn = LoadDsn(c.dsn_text);
+  c.dsn = LoadDsn(c.dsn_text, c.session);
+  c.has_target = !c.dsn_text.empty();
+  for (const char* libpq : {"PGHOST", "PGHOSTADDR", "PGSERVICE"}) {
+    const char* value = std::getenv(libpq);
+    c.has_target = c.has_target || (value && *value);
+  }
+  Require(FLAGS_probe_max_targets >= 1,
+          "--probe.max_targets must be at least 1");
+  Require(std::isfinite(FLAGS_probe_idle_timeout) &&
+              FLAGS_probe_idle_timeout >= 1 &&
+              FLAGS_probe_idle_timeout <= 86400,
+          "--probe.idle_timeout must be in [1, 86400] seconds");
+  c.probe.allow_any_target = FLAGS_probe_allow_any_target;
+  c.probe.max_targets = static_cast<size_t>(FLAGS_probe_max_targets);
+  c.probe.idle_timeout = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(FLAGS_probe_idle_timeout));
   try {
     c.collectors = ResolveCollectors(FLAGS_collectors);
   } catch (const std::invalid_argument& e) {

@@ -8,6 +8,7 @@
 #include "collectors/custom.h"
 #include "exporter/dsn.h"
 #include "exporter/http_server.h"
+#include "exporter/probe.h"
 #include "exporter/target.h"
 
 namespace pgwarden {
@@ -16,6 +17,12 @@ namespace pgwarden {
 struct Config {
   std::string dsn_text;  // contains the password: never log it
   Dsn dsn;               // with session settings
+  // Whether a /metrics target is configured: a DSN from the flags or
+  // DATA_SOURCE_*, or libpq's PGHOST, PGHOSTADDR or PGSERVICE. Without
+  // one pgwarden is a pure /probe exporter.
+  bool has_target = true;
+  SessionSettings session;  // for probed targets too
+  ProbeOptions probe;
   std::vector<std::string> collectors;
   CollectorOptions collector_options;
   HttpOptions http;

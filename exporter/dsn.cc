@@ -72,6 +72,12 @@ std::string Dsn::Get(std::string_view key) const {
   return "";
 }
 
+std::vector<std::string> Dsn::Keys() const {
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : params_) keys.push_back(k);
+  return keys;
+}
+
 bool Dsn::Has(std::string_view key) const {
   for (const auto& [k, v] : params_) {
     if (k == key) return true;

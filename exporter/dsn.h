@@ -19,6 +19,8 @@ class Dsn {
   // Value of `key`, or "" when not set.
   std::string Get(std::string_view key) const;
   bool Has(std::string_view key) const;
+  // The keys set, in order.
+  std::vector<std::string> Keys() const;
   // Sets `key`, replacing any earlier value.
   void Set(std::string key, std::string value);
 

@@ -121,8 +121,17 @@ PGWARDEN_FLAG(string, log_format, "logfmt", "Log format: logfmt or json.");
 PGWARDEN_FLAG(string, config_file, "",
               "postgres_exporter's /probe configuration (auth_modules, and "
               "pgwarden's allowed_targets): checked at start (a missing file "
-              "is a warning), re-read on SIGHUP keeping the last good one. "
-              "pgwarden does not serve /probe yet.");
+              "is a warning), re-read on SIGHUP keeping the last good one.");
+PGWARDEN_FLAG(bool, probe_allow_any_target, false,
+              "/probe: connect to any target a client names, as "
+              "postgres_exporter does, instead of only those --config.file's "
+              "allowed_targets allows (logged as a warning).");
+PGWARDEN_FLAG(int32, probe_max_targets, 1000,
+              "/probe: most targets held at once, each with its connection "
+              "and state; beyond, the least recently probed is closed.");
+PGWARDEN_FLAG(double, probe_idle_timeout, 300,
+              "/probe: seconds after which a target nobody probes is closed "
+              "(with its connection).");
 PGWARDEN_FLAG(bool, print_queries, false,
               "Connect, print the SQL each enabled collector would run against "
               "this server (one statement per collector, ';'-terminated), and "

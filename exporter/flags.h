@@ -37,6 +37,9 @@ DECLARE_string(extend_query_path);
 DECLARE_string(log_level);
 DECLARE_string(log_format);
 DECLARE_string(config_file);
+DECLARE_bool(probe_allow_any_target);
+DECLARE_int32(probe_max_targets);
+DECLARE_double(probe_idle_timeout);
 DECLARE_bool(print_queries);
 
 namespace pgwarden {

@@ -12,7 +12,9 @@
 #include <atomic>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 #include "exporter/log.h"
@@ -177,6 +179,15 @@ struct HttpServer::Impl {
 
   int Handle(mg_connection* conn);
   int Metrics(mg_connection* conn, Response& response);
+  int Probe(mg_connection* conn, Response& response);
+  // Admits a scrape or probe under --web.max-requests: false (503 sent)
+  // when too many are in flight; true obliges a call to Release().
+  bool Admit(Response& response);
+  void Release() {
+    if (options.max_requests > 0) scrapes_in_flight.fetch_sub(1);
+  }
+  void SendExposition(mg_connection* conn, Response& response,
+                      const Exposition& exposition);
   Families OwnMetrics() const;
 };
 
@@ -208,7 +219,7 @@ Families HttpServer::Impl::OwnMetrics() const {
   return out;
 }
 
-int HttpServer::Impl::Metrics(mg_connection* conn, Response& response) {
+bool HttpServer::Impl::Admit(Response& response) {
   if (options.max_requests > 0 &&
       scrapes_in_flight.fetch_add(1) >= options.max_requests) {
     scrapes_in_flight.fetch_sub(1);
@@ -218,15 +229,29 @@ int HttpServer::Impl::Metrics(mg_connection* conn, Response& response) {
                   "too many concurrent scrapes (--web.max-requests=" +
                       std::to_string(options.max_requests) + ")\n",
                   {{"Retry-After", "1"}});
-    return 503;
+    return false;
   }
-  struct Release {
-    std::atomic<int>* n;
-    int max;
-    ~Release() {
-      if (max > 0) n->fetch_sub(1);
-    }
-  } release{&scrapes_in_flight, options.max_requests};
+  return true;
+}
+
+void HttpServer::Impl::SendExposition(mg_connection* conn, Response& response,
+                                      const Exposition& exposition) {
+  const std::string body = Serialize(exposition);
+  const char* accept = mg_get_header(conn, "Accept-Encoding");
+  if (accept && AcceptsGzip(accept)) {
+    response.Send(200, kExpositionContentType, Gzip(body),
+                  {{"Content-Encoding", "gzip"}, {"Vary", "Accept-Encoding"}});
+  } else {
+    response.Send(200, kExpositionContentType, body);
+  }
+}
+
+int HttpServer::Impl::Metrics(mg_connection* conn, Response& response) {
+  if (!Admit(response)) return 503;
+  struct Releaser {
+    Impl* impl;
+    ~Releaser() { impl->Release(); }
+  } releaser{this};
   const mg_request_info* info = mg_get_request_info(conn);
   if (std::strcmp(info->request_method, "HEAD") == 0) {
     response.Send(200, kExpositionContentType, "");
@@ -237,19 +262,53 @@ int HttpServer::Impl::Metrics(mg_connection* conn, Response& response) {
   const auto deadline = ScrapeDeadline(
       Clock::now(), timeout_header ? timeout_header : "", options);
   try {
-    Exposition exposition = handlers.scrape(deadline);
+    Exposition exposition;
+    if (handlers.scrape) exposition = handlers.scrape(deadline);
     exposition.parts.push_back(std::make_shared<const Families>(OwnMetrics()));
-    const std::string body = Serialize(exposition);
-    const char* accept = mg_get_header(conn, "Accept-Encoding");
-    if (accept && AcceptsGzip(accept)) {
-      response.Send(
-          200, kExpositionContentType, Gzip(body),
-          {{"Content-Encoding", "gzip"}, {"Vary", "Accept-Encoding"}});
-    } else {
-      response.Send(200, kExpositionContentType, body);
-    }
+    SendExposition(conn, response, exposition);
   } catch (const std::exception& e) {
     Log(LogLevel::kError, std::string("serving metrics failed: ") + e.what());
+    response.Text(500, std::string("error: ") + e.what() + "\n");
+    return 500;
+  }
+  return 200;
+}
+
+int HttpServer::Impl::Probe(mg_connection* conn, Response& response) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  // Decoded query parameters; the request target is at most 4 KiB, so a
+  // value fits (a longer one is absent, which is a 400).
+  const std::string query = info->query_string ? info->query_string : "";
+  auto param = [&query](const char* name) {
+    std::string value(kMaxTargetBytes + 1, '\0');
+    const int n = mg_get_var(query.data(), query.size(), name, value.data(),
+                             value.size());
+    value.resize(n > 0 ? n : 0);
+    return value;
+  };
+  if (!Admit(response)) return 503;
+  struct Releaser {
+    Impl* impl;
+    ~Releaser() { impl->Release(); }
+  } releaser{this};
+  if (std::strcmp(info->request_method, "HEAD") == 0) {
+    response.Send(200, kExpositionContentType, "");
+    return 200;
+  }
+  const char* timeout_header =
+      mg_get_header(conn, "X-Prometheus-Scrape-Timeout-Seconds");
+  const auto deadline = ScrapeDeadline(
+      Clock::now(), timeout_header ? timeout_header : "", options);
+  try {
+    const ProbeAnswer answer =
+        handlers.probe(param("target"), param("auth_module"), deadline);
+    if (answer.status != 200) {
+      response.Text(answer.status, answer.error + "\n");
+      return answer.status;
+    }
+    SendExposition(conn, response, answer.exposition);
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, std::string("serving a probe failed: ") + e.what());
     response.Text(500, std::string("error: ") + e.what() + "\n");
     return 500;
   }
@@ -294,13 +353,20 @@ int HttpServer::Impl::Handle(mg_connection* conn) {
   }
   const std::string path = info->local_uri ? info->local_uri : "";
   if (path == options.telemetry_path) return Metrics(conn, response);
+  if (path == "/probe" && handlers.probe) return Probe(conn, response);
   if (path == "/healthz") {
     response.Text(200, "ok\n");
     return 200;
   }
   if (path == "/") {
-    response.Send(200, "text/html; charset=utf-8",
-                  LandingPage(handlers.status(), options.telemetry_path));
+    std::optional<TargetStatus> status;
+    if (handlers.status) status = handlers.status();
+    response.Send(
+        200, "text/html; charset=utf-8",
+        LandingPage(status ? &*status : nullptr, options.telemetry_path,
+                    static_cast<bool>(handlers.probe),
+                    handlers.probe_targets ? handlers.probe_targets()
+                                           : std::vector<ProbeTargetStatus>{}));
     return 200;
   }
   response.Text(404, "404 page not found\n");
@@ -377,8 +443,9 @@ Clock::time_point ScrapeDeadline(Clock::time_point now, std::string_view header,
   return now + budget;
 }
 
-std::string LandingPage(const TargetStatus& s,
-                        const std::string& telemetry_path) {
+std::string LandingPage(const TargetStatus* s,
+                        const std::string& telemetry_path, bool probe,
+                        const std::vector<ProbeTargetStatus>& probe_targets) {
   std::string html =
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>pgwarden"
       "</title></head><body>\n<h1>pgwarden " PGWARDEN_VERSION
@@ -387,29 +454,65 @@ std::string LandingPage(const TargetStatus& s,
       ").</p>\n<ul>\n<li><a href=\"" +
       HtmlEscape(telemetry_path) +
       "\">Metrics</a></li>\n"
-      "<li><a href=\"/healthz\">Health</a></li>\n</ul>\n<h2>Target</h2>\n<p>" +
-      HtmlEscape(s.target) + "</p>\n<p>Status: ";
-  if (!s.ever_connected) {
-    html += "not connected yet";
-  } else {
-    html += s.up ? "up" : "down";
-    html += " &mdash; PostgreSQL " + HtmlEscape(s.server_version);
-  }
-  html += "</p>\n";
-  if (!s.last_error.empty()) {
+      "<li><a href=\"/healthz\">Health</a></li>\n</ul>\n";
+  if (s) {
     html +=
-        "<p>Last error: <code>" + HtmlEscape(s.last_error) + "</code></p>\n";
-  }
-  html += "<h2>Collectors</h2>\n<ul>\n";
-  for (const auto& c : s.collectors) html += "<li>" + HtmlEscape(c) + "</li>\n";
-  html += "</ul>\n";
-  if (!s.notices.empty()) {
-    html += "<h2>Notices</h2>\n<ul>\n";
-    for (const auto& [collector, notice] : s.notices) {
-      html += "<li><b>" + HtmlEscape(collector) +
-              "</b>: " + HtmlEscape(notice) + "</li>\n";
+        "<h2>Target</h2>\n<p>" + HtmlEscape(s->target) + "</p>\n<p>Status: ";
+    if (!s->ever_connected) {
+      html += "not connected yet";
+    } else {
+      html += s->up ? "up" : "down";
+      html += " &mdash; PostgreSQL " + HtmlEscape(s->server_version);
+    }
+    html += "</p>\n";
+    if (!s->last_error.empty()) {
+      html +=
+          "<p>Last error: <code>" + HtmlEscape(s->last_error) + "</code></p>\n";
+    }
+    html += "<h2>Collectors</h2>\n<ul>\n";
+    for (const auto& c : s->collectors) {
+      html += "<li>" + HtmlEscape(c) + "</li>\n";
     }
     html += "</ul>\n";
+    if (!s->notices.empty()) {
+      html += "<h2>Notices</h2>\n<ul>\n";
+      for (const auto& [collector, notice] : s->notices) {
+        html += "<li><b>" + HtmlEscape(collector) +
+                "</b>: " + HtmlEscape(notice) + "</li>\n";
+      }
+      html += "</ul>\n";
+    }
+  } else {
+    html += "<p>No target of its own: " + HtmlEscape(telemetry_path) +
+            " serves pgwarden's own metrics; targets are probed at "
+            "<code>/probe?target=...</code>.</p>\n";
+  }
+  if (probe) {
+    html += "<h2>Probe targets</h2>\n";
+    if (probe_targets.empty()) {
+      html += "<p>None held.</p>\n";
+    } else {
+      html +=
+          "<table>\n<tr><th>Target</th><th>auth_module</th><th>Status</th>"
+          "<th>Connections</th><th>Probes</th><th>Last probe</th>"
+          "<th>Last error</th></tr>\n";
+      for (const auto& p : probe_targets) {
+        const TargetStatus& t = p.status;
+        char idle[32];
+        std::snprintf(idle, sizeof(idle), "%.0f s ago", p.idle_seconds);
+        html += "<tr><td>" + HtmlEscape(t.target) + "</td><td>" +
+                HtmlEscape(p.auth_module) + "</td><td>" +
+                (!t.ever_connected
+                     ? std::string("not connected yet")
+                     : std::string(t.up ? "up" : "down") + " &mdash; " +
+                           HtmlEscape(t.server_version)) +
+                "</td><td>" + std::to_string(t.open_connections) + "</td><td>" +
+                std::to_string(p.probes) + "</td><td>" + idle +
+                "</td><td><code>" + HtmlEscape(t.last_error) +
+                "</code></td></tr>\n";
+      }
+      html += "</table>\n";
+    }
   }
   html += "</body></html>\n";
   return html;

@@ -9,6 +9,7 @@
 
 #include "exporter/database.h"
 #include "exporter/metrics.h"
+#include "exporter/probe.h"
 #include "exporter/target.h"
 
 namespace pgwarden {
@@ -37,8 +38,16 @@ struct HttpOptions {
 
 // What the server serves; tests pass fakes.
 struct HttpHandlers {
+  // telemetry_path's target; absent: the exposition has pgwarden's own
+  // families only (a pure /probe exporter).
   std::function<Exposition(Clock::time_point deadline)> scrape;
-  std::function<TargetStatus()> status;
+  std::function<TargetStatus()> status;  // absent with scrape
+  // /probe (absent: 404), given the query string's target and auth_module.
+  std::function<ProbeAnswer(const std::string& target,
+                            const std::string& auth_module,
+                            Clock::time_point deadline)>
+      probe;
+  std::function<std::vector<ProbeTargetStatus>()> probe_targets;
   // More of pgwarden's own families for telemetry_path; may be empty.
   std::function<Families()> extra_metrics;
 };
@@ -56,12 +65,16 @@ std::vector<std::string> CivetListeningPorts(const std::string& address,
 Clock::time_point ScrapeDeadline(Clock::time_point now, std::string_view header,
                                  const HttpOptions& options);
 
-// The HTML landing page. Every value from the database or the DSN is escaped.
-std::string LandingPage(const TargetStatus& status,
-                        const std::string& telemetry_path);
+// The HTML landing page: the /metrics target (`status`, null when none)
+// and, with `probe`, the targets /probe holds. Every value from the
+// database, the DSN or a probe's request is escaped.
+std::string LandingPage(const TargetStatus* status,
+                        const std::string& telemetry_path, bool probe,
+                        const std::vector<ProbeTargetStatus>& probe_targets);
 
-// Serves telemetry_path (Prometheus text, gzip when accepted), "/" (landing
-// page), "/healthz"; 404 for any other path (no file is ever read), 405 for
+// Serves telemetry_path (Prometheus text, gzip when accepted), "/probe"
+// (likewise, when a probe handler is given), "/" (landing page),
+// "/healthz"; 404 for any other path (no file is ever read), 405 for
 // methods other than GET and HEAD, 414 for a request target over 4 KiB, 400
 // for a request line and headers over 8 KiB or not arriving within
 // request_timeout_ms. `access` (may be null: everything allowed, plain

@@ -12,7 +12,9 @@
 #include "exporter/flags.h"
 #include "exporter/http_server.h"
 #include "exporter/log.h"
+#include "exporter/probe.h"
 #include "exporter/probe_config.h"
+#include "exporter/self_metrics.h"
 #include "exporter/session.h"
 #include "exporter/target.h"
 #include "exporter/web_access.h"
@@ -39,16 +41,19 @@ std::vector<std::unique_ptr<Collector>> AllCollectors(const Config& config) {
   return collectors;
 }
 
-// The target the flags describe, connected through libpq.
-std::unique_ptr<Target> NewTarget(const Config& config) {
+// A target at `dsn` (with session settings) with the collectors and
+// options the flags describe, connected through libpq. `own` marks the
+// process' /metrics target, whose answers carry the process' families.
+std::unique_ptr<Target> NewTarget(const Config& config, const Dsn& dsn,
+                                  bool own) {
   TargetOptions options = config.target;
-  options.databases.open = [dsn = config.dsn](const std::string& dbname) {
+  options.process_metrics = own;
+  options.databases.open = [dsn](const std::string& dbname) {
     Dsn other = dsn;
     other.Set("dbname", dbname);
     return NewPostgresDatabase(other);
   };
-  return std::make_unique<Target>(config.dsn.Redacted(),
-                                  NewPostgresDatabase(config.dsn),
+  return std::make_unique<Target>(dsn.Redacted(), NewPostgresDatabase(dsn),
                                   AllCollectors(config), std::move(options));
 }
 
@@ -128,13 +133,32 @@ int main(int argc, char** argv) {
     return Fail(std::string("--config.file: ") + e.what());
   }
 
-  std::unique_ptr<Target> target = NewTarget(config);
+  std::unique_ptr<Target> target;
+  if (config.has_target) target = NewTarget(config, config.dsn, true);
+  Prober prober(config.probe, probe_config.get(), [&config](const Dsn& dsn) {
+    return NewTarget(config, WithSessionSettings(dsn, config.session), false);
+  });
   HttpHandlers handlers;
-  handlers.scrape = [&target](Clock::time_point deadline) {
-    return target->Scrape(deadline);
+  if (target) {
+    handlers.scrape = [&target](Clock::time_point deadline) {
+      return target->Scrape(deadline);
+    };
+    handlers.status = [&target] { return target->Status(); };
+  }
+  handlers.probe = [&prober](const std::string& t, const std::string& module,
+                             Clock::time_point deadline) {
+    return prober.Probe(t, module, deadline);
   };
-  handlers.status = [&target] { return target->Status(); };
-  handlers.extra_metrics = [&probe_config] { return probe_config->Metrics(); };
+  handlers.probe_targets = [&prober] { return prober.Targets(Clock::now()); };
+  handlers.extra_metrics = [&probe_config, &prober, own = !target] {
+    Families out = probe_config->Metrics();
+    for (auto& f : prober.Metrics()) out.push_back(std::move(f));
+    // Without a target of its own, /metrics still describes the process.
+    if (own) {
+      for (auto& f : ProcessFamilies()) out.push_back(std::move(f));
+    }
+    return out;
+  };
   std::unique_ptr<HttpServer> server;
   try {
     server = std::make_unique<HttpServer>(config.http, handlers, access.get());
@@ -142,23 +166,35 @@ int main(int argc, char** argv) {
     return Fail(e.what());
   }
   std::string collectors;
-  for (const auto& name : target->Status().collectors) {
-    collectors += (collectors.empty() ? "" : ",") + name;
+  for (const auto& c : AllCollectors(config)) {
+    collectors += (collectors.empty() ? "" : ",") + std::string(c->Name());
   }
   std::string ports;
   for (int p : server->Ports()) {
     ports += (ports.empty() ? "" : ",") + std::to_string(p);
   }
-  Log(LogLevel::kInfo, std::string("pgwarden " PGWARDEN_VERSION " listening "
-                                   "on port ") +
-                           ports + (access->tls() ? " (TLS)" : "") + " path " +
-                           config.http.telemetry_path + "; target " +
-                           config.dsn.Redacted() + "; collectors " +
-                           collectors);
+  Log(LogLevel::kInfo,
+      std::string("pgwarden " PGWARDEN_VERSION " listening "
+                  "on port ") +
+          ports + (access->tls() ? " (TLS)" : "") + " path " +
+          config.http.telemetry_path + "; target " +
+          (target ? config.dsn.Redacted() : std::string("none (/probe only)")) +
+          "; collectors " + collectors);
 
+  // SIGHUP re-reads --config.file (a broken file keeps the last good one);
+  // every second, probe targets idle past --probe.idle_timeout are closed.
   int sig = 0;
-  // SIGHUP re-reads --config.file; a broken file keeps the last good one.
-  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) probe_config->Reload();
+  const timespec second{1, 0};
+  while (true) {
+    sig = sigtimedwait(&signals, nullptr, &second);
+    if (sig == SIGHUP) {
+      probe_config->Reload();
+    } else if (sig < 0) {
+      prober.CloseIdle(Clock::now());
+    } else {
+      break;
+    }
+  }
   Log(LogLevel::kInfo,
       std::string("received ") + strsignal(sig) + ", shutting down");
   server.reset();

@@ -180,6 +180,33 @@ Dsn ProbeTarget(const std::string& target, const AuthModule* module) {
     text = "postgresql://" + target;
   }
   Dsn dsn = Dsn::Parse(text);
+  // A target comes from an HTTP request: it may say where to connect and
+  // as whom, not which local files libpq reads (sslkey, passfile, service,
+  // ...), which address to really use (hostaddr) or what the session runs
+  // (options). A module's options are the operator's and may set anything.
+  static const std::set<std::string> kTargetKeys = {"host",
+                                                    "port",
+                                                    "dbname",
+                                                    "user",
+                                                    "password",
+                                                    "sslmode",
+                                                    "connect_timeout",
+                                                    "application_name",
+                                                    "target_session_attrs",
+                                                    "channel_binding",
+                                                    "gssencmode"};
+  for (const std::string& key : dsn.Keys()) {
+    if (!kTargetKeys.count(key)) {
+      throw std::invalid_argument("target may not set " + key +
+                                  " (an auth_module's options may)");
+    }
+  }
+  const std::string host = dsn.Get("host");
+  if (host.empty()) throw std::invalid_argument("target names no host");
+  if (host.find(',') != std::string::npos ||
+      dsn.Get("port").find(',') != std::string::npos) {
+    throw std::invalid_argument("target must name one host and port");
+  }
   if (module) {
     if (!module->username.empty()) dsn.Set("user", module->username);
     std::string password = module->password;
@@ -196,12 +223,18 @@ Dsn ProbeTarget(const std::string& target, const AuthModule* module) {
     if (!password.empty()) dsn.Set("password", password);
     for (const auto& [key, value] : module->options) dsn.Set(key, value);
   }
+  // libpq would default to a database named after the user, which a
+  // monitoring role rarely has.
+  if (!dsn.Has("dbname")) dsn.Set("dbname", "postgres");
   return dsn;
 }
 
-bool TargetAllowed(const std::vector<std::string>& allowed,
-                   const std::string& host, int port,
-                   const std::vector<std::string>& addresses) {
+Allowed TargetAllowed(const std::vector<std::string>& allowed,
+                      const std::string& host, int port,
+                      const std::vector<std::string>& addresses) {
+  // A Unix-socket directory ("/run/postgresql") or abstract socket ("@x")
+  // is local: no pattern or range may allow it.
+  if (host.empty() || host[0] == '/' || host[0] == '@') return Allowed::kNo;
   const std::string host_port = host + ":" + std::to_string(port);
   for (const std::string& entry : allowed) {
     Cidr cidr;
@@ -209,12 +242,12 @@ bool TargetAllowed(const std::vector<std::string>& allowed,
       if (addresses.empty()) continue;
       bool all = true;
       for (const auto& a : addresses) all = all && InCidr(cidr, a);
-      if (all) return true;
+      if (all) return Allowed::kByAddress;
     } else if (fnmatch(entry.c_str(), host_port.c_str(), 0) == 0) {
-      return true;
+      return Allowed::kByName;
     }
   }
-  return false;
+  return Allowed::kNo;
 }
 
 ProbeConfigFile::ProbeConfigFile(std::string path)

@@ -43,17 +43,23 @@ ProbeConfig LoadProbeConfig(const std::string& path);
 // key=value string, or host[:port][/dbname]) logged in with `module`
 // (null: the target's own credentials): the module's user and password
 // (password_file read now, so a rotated secret is used) and its options,
-// which override the target's. Throws std::invalid_argument with the reason
-// a probe answers 400 with.
+// which override the target's. The target itself may set only where to
+// connect and as whom (host, port, dbname, user, password, sslmode and a
+// few more), one host and port; without a database it connects to
+// "postgres" (not to libpq's default, the user's name). Throws
+// std::invalid_argument with the reason a probe answers 400 with.
 Dsn ProbeTarget(const std::string& target, const AuthModule* module);
 
 // Whether `host`:`port`, resolving to `addresses` (textual IPs), matches one
-// of `allowed`: a host:port pattern against the name as given, or a CIDR
-// range against every address it resolves to (all must be inside, so a
-// name cannot smuggle in a second address).
-bool TargetAllowed(const std::vector<std::string>& allowed,
-                   const std::string& host, int port,
-                   const std::vector<std::string>& addresses);
+// of `allowed`: a host:port pattern against the name as given (kByName), or
+// a CIDR range against every address it resolves to (kByAddress: all must
+// be inside, so a name cannot smuggle in a second address; the caller
+// connects to those addresses, not to a second resolution of the name).
+// A Unix socket is never allowed.
+enum class Allowed { kNo, kByName, kByAddress };
+Allowed TargetAllowed(const std::vector<std::string>& allowed,
+                      const std::string& host, int port,
+                      const std::vector<std::string>& addresses);
 
 // --config.file kept current: read at start (a missing file is a warning,
 // as postgres_exporter has it; a broken one an error) and again on SIGHUP,

@@ -61,9 +61,19 @@ void AddCounter(const char* name, const char* help, uint64_t value,
 
 }  // namespace
 
+Families ProcessFamilies() {
+  Families out;
+  FamilyBuilder("pgwarden_build_info",
+                "pgwarden version and revision (always 1).", MetricType::Gauge)
+      .Add({{"version", PGWARDEN_VERSION}, {"revision", PGWARDEN_REVISION}}, 1)
+      .MoveTo(out);
+  AppendProcessMetrics(out);
+  return out;
+}
+
 Families SelfMetrics(const Collection::Snapshot& c,
                      const std::vector<std::string>& collectors,
-                     const TargetCounters& counters) {
+                     const TargetCounters& counters, bool process) {
   Families out;
   AddGauge("pg_up",
            "1 if the database answered the last connection attempt and "
@@ -99,11 +109,9 @@ Families SelfMetrics(const Collection::Snapshot& c,
   AddCounter("pgwarden_connection_errors_total",
              "Failed attempts to connect to the database or read its version.",
              counters.connection_errors, out);
-  FamilyBuilder("pgwarden_build_info",
-                "pgwarden version and revision (always 1).", MetricType::Gauge)
-      .Add({{"version", PGWARDEN_VERSION}, {"revision", PGWARDEN_REVISION}}, 1)
-      .MoveTo(out);
-  AppendProcessMetrics(out);
+  if (process) {
+    for (auto& f : ProcessFamilies()) out.push_back(std::move(f));
+  }
   return out;
 }
 

@@ -23,10 +23,12 @@ struct TargetCounters {
 // The families a scrape reports about itself: pg_up, pg_static, each
 // collector's success, duration and result age (`collectors` names the
 // snapshot's outcomes in order), postgres_exporter's scrape counters,
-// pgwarden's connection counters and build info, and the process_*
-// families.
+// pgwarden's connection counters and, with `process`, ProcessFamilies().
 Families SelfMetrics(const Collection::Snapshot& collection,
                      const std::vector<std::string>& collectors,
-                     const TargetCounters& counters);
+                     const TargetCounters& counters, bool process = true);
+
+// The process' own families: pgwarden_build_info and process_*.
+Families ProcessFamilies();
 
 }  // namespace pgwarden

@@ -36,7 +36,8 @@ struct Target::Runtime {
           TargetOptions options)
       : name(std::move(target)),
         database(std::move(db)),
-        pool(std::move(options.databases)) {
+        pool(std::move(options.databases)),
+        process_metrics(options.process_metrics) {
     for (auto& c : collectors) {
       const auto it = options.min_interval_seconds.find(std::string(c->Name()));
       const double interval =
@@ -65,6 +66,7 @@ struct Target::Runtime {
   std::unique_ptr<Database> database;
   std::vector<CollectorSlot> slots;
   DatabasePool pool;
+  const bool process_metrics;
 
   mutable std::mutex mu;  // guards everything below
   std::condition_variable idle;
@@ -212,7 +214,8 @@ Exposition Target::Scrape(Clock::time_point deadline) {
     if (o.families) out.parts.push_back(o.families);
   }
   out.parts.push_back(std::make_shared<const Families>(
-      SelfMetrics(snapshot, runtime_->collector_names, counters)));
+      SelfMetrics(snapshot, runtime_->collector_names, counters,
+                  runtime_->process_metrics)));
   return out;
 }
 
@@ -227,6 +230,8 @@ TargetStatus Target::Status() const {
     s.server_version = runtime_->counters.last_server->version;
   }
   s.last_error = runtime_->last_error;
+  s.open_connections = runtime_->counters.open_connections;
+  s.scrapes = runtime_->counters.scrapes;
   for (size_t i = 0; i < runtime_->notices.size(); ++i) {
     if (runtime_->notices[i].empty()) continue;
     s.notices.emplace_back(runtime_->collector_names[i], runtime_->notices[i]);

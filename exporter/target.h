@@ -20,7 +20,9 @@ struct TargetStatus {
   bool ever_connected = false;
   bool up = false;
   std::string server_version;
-  std::string last_error;  // empty when the last scrape was clean
+  std::string last_error;       // empty when the last scrape was clean
+  size_t open_connections = 0;  // after the last collection
+  uint64_t scrapes = 0;
   // Collector name -> what the operator should know (Collector::Notice).
   std::vector<std::pair<std::string, std::string>> notices;
 };
@@ -34,6 +36,10 @@ struct TargetOptions {
   // databases stay open between scrapes only while those collectors run
   // more often than every 10 s.
   DatabasePool::Options databases;
+  // Whether a scrape's answer carries the process' own families (build
+  // info, process_*): yes for the process' one /metrics target, no for
+  // /probe targets, whose answers describe the target alone.
+  bool process_metrics = true;
 };
 
 // One monitored server and everything pgwarden keeps for it: its

@@ -19,6 +19,7 @@ unit         unit tests (no server)
 integration  integration suite against PostgreSQL 15; a streaming standby
 e2e          the binary over HTTP: exposition, errors, exit codes, postgres_exporter compatibility
 web          the front door: hostile clients, TLS, client certificates, basic auth, rate limit, reloads, Prometheus over TLS, postgres_exporter's flags
+probe        /probe: three servers, 400/403, password file, one connection per target, frozen target, SIGHUP, LRU and idle close; Prometheus over two hashmod replicas
 alerting     PostgreSQL -> pgwarden -> Prometheus -> Alertmanager -> webhook
 faults       stopped, killed, frozen, locked, full and misconfigured servers
 soak         scrapes under a live workload (PGWARDEN_SOAK_SCRAPES, default 20000), bounded RSS growth
@@ -104,7 +105,7 @@ stage_lint() {
   logged rule-tests 'Unit Testing' bash -c \
     'cd deploy/prometheus && promtool test rules pgwarden-alerts.test.yml pgwarden-recording.test.yml'
   logged prometheus-config 'valid' promtool check config deploy/prometheus/prometheus.yml \
-    deploy/prometheus/prometheus-tls.yml
+    deploy/prometheus/prometheus-tls.yml deploy/prometheus/prometheus-probe.yml
   logged alertmanager-config 'SUCCESS' bash -c 'cd deploy/alertmanager && amtool check-config alertmanager.yml'
   local severity route
   for severity in critical warning; do
@@ -142,6 +143,11 @@ stage_web() {
   build_ci
   fresh_cluster pg-web
   logged web '^web:|^\| pgwarden' tests/e2e/web_e2e.sh build/ci/pgwarden
+}
+
+stage_probe() {
+  build_ci
+  logged probe '^probe' tests/e2e/probe_e2e.sh build/ci/pgwarden
 }
 
 stage_alerting() {
@@ -188,7 +194,7 @@ stage_sanitizers() {
     --timeout 600 -L 'unit|integration'
   build build/tsan --target unit_tests -DCMAKE_BUILD_TYPE=Debug -DPGWARDEN_TSAN=ON >/dev/null
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 logged tsan '^\[  (PASSED|FAILED)' \
-    build/tsan/tests/unit_tests --gtest_filter='TargetTest.*:HttpServer*:DatabasePool*'
+    build/tsan/tests/unit_tests --gtest_filter='TargetTest.*:HttpServer*:DatabasePool*:ProbeTest.*'
 
 }
 

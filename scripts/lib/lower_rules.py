@@ -10,6 +10,8 @@ so the tests exercise the rules users deploy, never a hand-written copy.
   lower_rules.py prometheus IN OUT --target HOST:PORT --alertmanager HOST:PORT \
       --interval 1s --rules FILE[,FILE]
   lower_rules.py recording IN OUT --window 30s   (every rate's [5m] range)
+  lower_rules.py probe IN OUT --targets T1,T2,... --replicas HOST:PORT,HOST:PORT \
+      --module NAME --alertmanager HOST:PORT --interval 1s --rules FILE[,FILE]
 
 Each substitution must apply, or the script fails: a rule edited in a way
 the test no longer understands stops the test instead of going untested.
@@ -107,9 +109,36 @@ def prometheus(args):
     yaml.safe_dump(doc, open(args.output, "w"), sort_keys=False)
 
 
+def probe(args):
+    """The fleet configuration: its targets, replicas and auth_module
+    replaced, its hashmod sharding kept as shipped."""
+    doc = yaml.safe_load(open(args.input))
+    doc["global"]["scrape_interval"] = args.interval
+    doc["global"]["evaluation_interval"] = args.interval
+    doc["rule_files"] = args.rules.split(",")
+    doc["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [args.alertmanager]
+    jobs = {j["job_name"]: j for j in doc["scrape_configs"]}
+    if set(jobs) != {"pgwarden-probe", "pgwarden"}:
+        sys.exit("lower_rules: the probe config's jobs changed: " + ", ".join(jobs))
+    fleet, replicas = jobs["pgwarden-probe"], args.replicas.split(",")
+    fleet["scrape_interval"] = fleet["scrape_timeout"] = args.interval
+    fleet["static_configs"] = [{"targets": args.targets.split(",")}]
+    fleet["params"]["auth_module"] = [args.module]
+    shards = [r for r in fleet["relabel_configs"] if r.get("target_label") == "__address__"]
+    hashmod = [r for r in fleet["relabel_configs"] if r.get("action") == "hashmod"]
+    if len(shards) != len(replicas) or len(hashmod) != 1 or hashmod[0]["modulus"] != len(replicas):
+        sys.exit("lower_rules: the probe config does not shard over %d replicas" % len(replicas))
+    for rule in shards:
+        rule["replacement"] = replicas[int(rule["regex"])]
+    jobs["pgwarden"]["scrape_interval"] = args.interval
+    jobs["pgwarden"]["scrape_timeout"] = args.interval
+    jobs["pgwarden"]["static_configs"] = [{"targets": replicas}]
+    yaml.safe_dump(doc, open(args.output, "w"), sort_keys=False)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("kind", choices=["rules", "recording", "alertmanager", "prometheus"])
+    p.add_argument("kind", choices=["rules", "recording", "alertmanager", "prometheus", "probe"])
     p.add_argument("input")
     p.add_argument("output")
     p.add_argument("--for", dest="for_", default="1s")
@@ -123,9 +152,12 @@ def main():
     p.add_argument("--interval", default="1s")
     p.add_argument("--rules")
     p.add_argument("--window", default="5m")
+    p.add_argument("--targets")
+    p.add_argument("--replicas")
+    p.add_argument("--module")
     args = p.parse_args()
     {"rules": rules, "recording": recording, "alertmanager": alertmanager,
-     "prometheus": prometheus}[args.kind](args)
+     "prometheus": prometheus, "probe": probe}[args.kind](args)
 
 
 if __name__ == "__main__":

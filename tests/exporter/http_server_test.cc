@@ -123,7 +123,7 @@ TEST_F(HttpServerTest, PrometheusTimeoutHeaderShortensTheDeadline) {
 
 TEST_F(HttpServerTest, UnknownPathsAre404) {
   for (const char* path :
-       {"/nope", "/metrics/extra", "/metricsx", "/healthz/x"}) {
+       {"/nope", "/metrics/extra", "/metricsx", "/healthz/x", "/probe"}) {
     EXPECT_EQ(Get(port_, path).status, 404) << path;
   }
 }
@@ -281,6 +281,96 @@ TEST(ScrapeDeadlineTest, HeaderMinusOffsetCappedByFlag) {
   // Found by the flags fuzzer: a huge value overflowed the conversion.
   EXPECT_EQ(ms(ScrapeDeadline(now, "1e300", o)), 10000);
   EXPECT_EQ(ms(ScrapeDeadline(now, "nan", o)), 10000);
+}
+
+// /probe passes the decoded target and auth_module and the deadline to its
+// handler and answers with its status; with no target of its own,
+// /metrics serves only pgwarden's families and the landing page lists the
+// probe targets, escaped.
+TEST(HttpServerProbeTest, ProbeAndPureProbeExporter) {
+  HttpOptions options;
+  options.listen_addresses = {"127.0.0.1:0"};
+  options.max_connections = 8;
+  std::mutex mu;
+  std::string seen_target, seen_module;
+  long budget_ms = 0;
+  HttpHandlers handlers;
+  handlers.probe = [&](const std::string& target, const std::string& module,
+                       Clock::time_point deadline) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen_target = target;
+    seen_module = module;
+    budget_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - Clock::now())
+                    .count();
+    ProbeAnswer a;
+    if (target == "forbidden") {
+      a.status = 403;
+      a.error = "target forbidden:5432 is not allowed";
+      return a;
+    }
+    auto out = std::make_shared<Families>();
+    FamilyBuilder("pg_up", "up", prometheus::MetricType::Gauge)
+        .Add(1)
+        .MoveTo(*out);
+    a.exposition.parts.push_back(out);
+    return a;
+  };
+  handlers.probe_targets = [] {
+    ProbeTargetStatus p;
+    p.status.target = "host=<evil> port=5432";
+    p.status.ever_connected = true;
+    p.status.up = true;
+    p.status.server_version = "15.4";
+    p.status.open_connections = 1;
+    p.auth_module = "m<1>";
+    p.probes = 7;
+    return std::vector<ProbeTargetStatus>{p};
+  };
+  handlers.extra_metrics = [] {
+    Families out;
+    FamilyBuilder("pgwarden_probes_total", "p", prometheus::MetricType::Counter)
+        .Add(3)
+        .MoveTo(out);
+    return out;
+  };
+  HttpServer server(options, handlers);
+  const int port = server.Ports().at(0);
+
+  Response r = Get(port,
+                   "/probe?target=postgresql%3A%2F%2Fdb%3A5432%2Fshop%3F"
+                   "sslmode%3Drequire&auth_module=m+1",
+                   "X-Prometheus-Scrape-Timeout-Seconds: 3\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("pg_up 1\n"));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(seen_target, "postgresql://db:5432/shop?sslmode=require");
+    EXPECT_EQ(seen_module, "m 1");
+    EXPECT_LE(budget_ms, 2500);
+    EXPECT_GT(budget_ms, 2000);
+  }
+  r = Get(port, "/probe?target=forbidden");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.body, "target forbidden:5432 is not allowed\n");
+  r = Get(port, "/probe");
+  EXPECT_EQ(r.status, 200);  // the handler decides; it saw no target
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(seen_target, "");
+  }
+
+  r = Get(port, "/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("pgwarden_probes_total 3"));
+  EXPECT_THAT(r.body, Not(HasSubstr("pg_up")));
+
+  r = Get(port, "/");
+  EXPECT_THAT(r.body, HasSubstr("No target of its own"));
+  EXPECT_THAT(r.body, HasSubstr("host=&lt;evil&gt; port=5432"));
+  EXPECT_THAT(r.body, HasSubstr("m&lt;1&gt;"));
+  EXPECT_THAT(r.body, HasSubstr("up &mdash; 15.4"));
+  EXPECT_THAT(r.body, Not(HasSubstr("<evil>")));
 }
 
 }  // namespace

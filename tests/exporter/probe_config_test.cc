@@ -91,6 +91,7 @@ TEST(ProbeTargetTest, TheThreeSpellingsAndTheModule) {
     EXPECT_EQ(dsn.Get("sslmode"), "require") << target;  // module wins
   }
   EXPECT_EQ(ProbeTarget("db1:5432", nullptr).Get("user"), "");
+  EXPECT_EQ(ProbeTarget("db1:5432", nullptr).Get("dbname"), "postgres");
   EXPECT_THROW(ProbeTarget("", nullptr), std::invalid_argument);
 }
 
@@ -118,16 +119,49 @@ TEST(ProbeTargetTest, PasswordFileIsReadWhenUsed) {
 TEST(TargetAllowedTest, PatternsAndRanges) {
   const std::vector<std::string> allowed = {"db-*.example.com:5432",
                                             "10.1.0.0/16", "fd00::/8"};
-  EXPECT_TRUE(TargetAllowed(allowed, "db-7.example.com", 5432, {"192.0.2.1"}));
-  EXPECT_FALSE(TargetAllowed(allowed, "db-7.example.com", 5433, {"192.0.2.1"}));
-  EXPECT_TRUE(TargetAllowed(allowed, "pg.internal", 5432, {"10.1.2.3"}));
-  EXPECT_TRUE(TargetAllowed(allowed, "pg6.internal", 5432, {"fd12::1"}));
+  EXPECT_EQ(TargetAllowed(allowed, "db-7.example.com", 5432, {"192.0.2.1"}),
+            Allowed::kByName);
+  EXPECT_EQ(TargetAllowed(allowed, "db-7.example.com", 5433, {"192.0.2.1"}),
+            Allowed::kNo);
+  EXPECT_EQ(TargetAllowed(allowed, "pg.internal", 5432, {"10.1.2.3"}),
+            Allowed::kByAddress);
+  EXPECT_EQ(TargetAllowed(allowed, "pg6.internal", 5432, {"fd12::1"}),
+            Allowed::kByAddress);
   // Every resolved address must be inside the range.
-  EXPECT_FALSE(
-      TargetAllowed(allowed, "pg.internal", 5432, {"10.1.2.3", "127.0.0.1"}));
-  EXPECT_FALSE(
-      TargetAllowed(allowed, "169.254.169.254", 80, {"169.254.169.254"}));
-  EXPECT_FALSE(TargetAllowed({}, "db", 5432, {"10.1.2.3"}));
+  EXPECT_EQ(
+      TargetAllowed(allowed, "pg.internal", 5432, {"10.1.2.3", "127.0.0.1"}),
+      Allowed::kNo);
+  EXPECT_EQ(TargetAllowed(allowed, "pg.internal", 5432, {}), Allowed::kNo);
+  EXPECT_EQ(TargetAllowed(allowed, "169.254.169.254", 80, {"169.254.169.254"}),
+            Allowed::kNo);
+  EXPECT_EQ(TargetAllowed({}, "db", 5432, {"10.1.2.3"}), Allowed::kNo);
+  // A pattern's * does not reach a Unix socket.
+  EXPECT_EQ(TargetAllowed({"*:5432"}, "/run/postgresql", 5432, {}),
+            Allowed::kNo);
+  EXPECT_EQ(TargetAllowed({"*:5432"}, "any.example.com", 5432, {}),
+            Allowed::kByName);
+}
+
+TEST(ProbeTargetTest, TheTargetSaysWhereNotWhatFilesToRead) {
+  for (const std::string target :
+       {"host=db sslkey=/etc/shadow", "host=db hostaddr=127.0.0.1",
+        "host=db service=prod", "host=db passfile=/root/.pgpass",
+        "postgresql://db/x?sslrootcert=/etc/ssl/private/k",
+        "host=db options='-c default_transaction_read_only=off'"}) {
+    try {
+      ProbeTarget(target, nullptr);
+      ADD_FAILURE() << "accepted " << target;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_THAT(e.what(), HasSubstr("target may not set")) << target;
+    }
+  }
+  EXPECT_THROW(ProbeTarget("host=a,b", nullptr), std::invalid_argument);
+  EXPECT_THROW(ProbeTarget("dbname=x", nullptr), std::invalid_argument);
+  // A module is the operator's: its options may set files.
+  AuthModule m;
+  m.options["sslrootcert"] = "/etc/pgwarden/ca.pem";
+  EXPECT_EQ(ProbeTarget("db:5432", &m).Get("sslrootcert"),
+            "/etc/pgwarden/ca.pem");
 }
 
 TEST(ProbeConfigFileTest, ReloadKeepsTheLastGood) {

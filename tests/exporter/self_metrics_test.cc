@@ -92,5 +92,27 @@ TEST(SelfMetricsTest, CleanScrapeHasNoError) {
             0);
 }
 
+// A /probe target's answer describes the target alone: the process'
+// families are /metrics' business.
+TEST(SelfMetricsTest, ProcessFamiliesOnlyWhenAsked) {
+  Collection::Snapshot s;
+  s.up = true;
+  s.started = Clock::now();
+  auto has = [](const Families& families, const std::string& name) {
+    for (const auto& f : families) {
+      if (f.name == name) return true;
+    }
+    return false;
+  };
+  const Families own = SelfMetrics(s, {}, {}, true);
+  const Families probed = SelfMetrics(s, {}, {}, false);
+  EXPECT_TRUE(has(own, "pgwarden_build_info"));
+  EXPECT_TRUE(has(own, "process_resident_memory_bytes"));
+  EXPECT_FALSE(has(probed, "pgwarden_build_info"));
+  EXPECT_FALSE(has(probed, "process_resident_memory_bytes"));
+  EXPECT_TRUE(has(probed, "pg_up"));
+  EXPECT_TRUE(has(ProcessFamilies(), "process_resident_memory_bytes"));
+}
+
 }  // namespace
 }  // namespace pgwarden::testing

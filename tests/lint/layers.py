@@ -20,6 +20,7 @@ LAYERS = {
                "target"},
     "postgres": {"pg_connection", "session"},
     "web": {"basic_auth", "probe_config", "tls", "web_access", "web_config"},
+    "fleet": {"probe"},
     "http": {"http_server"},
     "cli": {"args", "compat_flags", "config", "flags"},
     "main": {"main"},
@@ -30,9 +31,11 @@ BELOW = {
     "engine": {"base", "collectors"},
     "postgres": {"base"},
     "web": {"base"},
-    "http": {"base", "collectors", "engine", "web"},
-    "cli": {"base", "collectors", "engine", "web", "http"},
-    "main": {"base", "collectors", "engine", "postgres", "web", "http", "cli"},
+    "fleet": {"base", "collectors", "engine", "web"},
+    "http": {"base", "collectors", "engine", "web", "fleet"},
+    "cli": {"base", "collectors", "engine", "web", "fleet", "http"},
+    "main": {"base", "collectors", "engine", "postgres", "web", "fleet", "http",
+             "cli"},
 }
 # System headers that belong to one file each.
 OWNED = {
