@@ -11,8 +11,9 @@
 # DEMO_WEBHOOK_PORT (9095), DEMO_TLS_PORT (9443: a second pgwarden serving
 # the same database over TLS with basic auth), DEMO_SECONDS (stop by itself after this many
 # seconds; default: run until Ctrl-C), DEMO_CHECK=1 (exit non-zero unless the
-# long-running query and the blocked sessions show up in /metrics and both
-# alerts reach the webhook; used by the tests).
+# long-running query and the blocked sessions show up in /metrics and through
+# /probe, and both alerts reach the webhook; used by the tests), PGWARDEN_BIN
+# (a pgwarden to run instead of building one).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -72,10 +73,23 @@ PGAPPNAME=payment spawn /dev/null "${PSQL[@]}" -d shop -c "BEGIN; LOCK settlemen
 sleep 1
 PGAPPNAME=audit spawn /dev/null "${PSQL[@]}" -d shop -c "INSERT INTO settlement VALUES (1)"
 
-echo "== starting pgwarden on :$PGWARDEN_PORT"
+echo "== starting pgwarden on :$PGWARDEN_PORT (and /probe for this server: $WORK/probe.yml)"
+# /probe's configuration: how to log in (the monitoring role; the demo
+# server trusts local connections) and the only server a probe may reach.
+cat >"$WORK/probe.yml" <<YAML
+auth_modules:
+  demo:
+    type: userpass
+    userpass:
+      username: pgwarden
+allowed_targets:
+  - "127.0.0.1:$DEMO_PG_PORT"
+  - "localhost:$DEMO_PG_PORT"
+YAML
 PGWARDEN_LISTEN=":$PGWARDEN_PORT" start_pgwarden pgwarden "$PGWARDEN_BIN" \
   --dsn "host=127.0.0.1 port=$DEMO_PG_PORT dbname=shop user=pgwarden" \
-  --long_running_thresholds=10,60,300,900,3600 --blocking_query_length=80
+  --long_running_thresholds=10,60,300,900,3600 --blocking_query_length=80 \
+  --config.file="$WORK/probe.yml"
 
 echo "== starting pgwarden over TLS with basic auth on :$DEMO_TLS_PORT (web config: $WORK/tls)"
 # A throwaway CA, certificate and scrape password, as compose.tls.yml makes them.
@@ -111,6 +125,10 @@ pgwarden is running against a live demo database.
   Dashboards:    dashboards/*.json, for Grafana (deploy/docker/compose.yml provisions them)
   Over TLS:      https://localhost:$DEMO_TLS_PORT/metrics  (basic auth; web config in $WORK/tls)
                  ${TLS_CURL[*]} https://localhost:$DEMO_TLS_PORT/metrics
+  Fleet mode:    one pgwarden probing servers by name, as postgres_exporter's /probe:
+                 curl -s 'localhost:$PGWARDEN_PORT/probe?target=localhost:$DEMO_PG_PORT/shop&auth_module=demo'
+                 a server outside allowed_targets ($WORK/probe.yml) is refused (403):
+                 curl -s 'localhost:$PGWARDEN_PORT/probe?target=169.254.169.254:5432&auth_module=demo'
 
 Within a minute PostgresLongRunningQuery and PostgresBlockedSessions fire; the
 blocked-sessions page names the root blocker's pid (billing-batch).
@@ -164,6 +182,19 @@ if [[ $DEMO_CHECK == 1 ]]; then
     echo "demo check FAILED: the alerts did not reach the webhook" >&2
     exit 1
   fi
+  probe_url="http://127.0.0.1:$PGWARDEN_PORT/probe?target=localhost:$DEMO_PG_PORT/shop&auth_module=demo"
+  probed=$(curl -fsS "$probe_url")
+  if ! grep -qx 'pg_up 1' <<<"$probed" || ! grep -qx 'pg_blocked_sessions{datname="shop"} 2' <<<"$probed"; then
+    echo "demo check FAILED: /probe of the demo server does not show it" >&2
+    exit 1
+  fi
+  refused=$(curl -s -o /dev/null -w '%{http_code}' \
+    "http://127.0.0.1:$PGWARDEN_PORT/probe?target=169.254.169.254:5432&auth_module=demo")
+  if [[ $refused != 403 ]]; then
+    echo "demo check FAILED: /probe of a server outside allowed_targets answered $refused" >&2
+    exit 1
+  fi
+  echo "/probe: the demo server through its name, pg_up 1 and the blocked chain; 169.254.169.254 refused (403)"
   echo "Pages received:"
   # Webhook notifications (the chat messages go to the same file).
   python3 -c 'import json,sys

@@ -171,7 +171,10 @@ stage_matrix() {
 }
 
 stage_demo() {
-  PGWARDEN_PORT=$(free_port) DEMO_PG_PORT=$(free_port) DEMO_PROMETHEUS_PORT=$(free_port) \
+  # The demo's own Release build is the same sources and CMake file the
+  # other stages built: it runs the binary they tested.
+  build_ci pgwarden
+  PGWARDEN_BIN=$ROOT/build/ci/pgwarden PGWARDEN_PORT=$(free_port) DEMO_PG_PORT=$(free_port) DEMO_PROMETHEUS_PORT=$(free_port) \
     DEMO_ALERTMANAGER_PORT=$(free_port) DEMO_WEBHOOK_PORT=$(free_port) DEMO_TLS_PORT=$(free_port) \
     DEMO_SECONDS=1 \
     DEMO_CHECK=1 ./deploy/demo.sh >"$WORK/demo.log" 2>&1 || { cat "$WORK/demo.log"; return 1; }
@@ -192,9 +195,10 @@ stage_sanitizers() {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     logged asan 'tests (passed|failed)' ctest --test-dir build/asan --output-on-failure \
     --timeout 600 -L 'unit|integration'
-  build build/tsan --target unit_tests -DCMAKE_BUILD_TYPE=Debug -DPGWARDEN_TSAN=ON >/dev/null
+  build build/tsan --target concurrency_tests -DCMAKE_BUILD_TYPE=Debug -DPGWARDEN_TSAN=ON \
+    >/dev/null
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 logged tsan '^\[  (PASSED|FAILED)' \
-    build/tsan/tests/unit_tests --gtest_filter='TargetTest.*:HttpServer*:DatabasePool*:ProbeTest.*'
+    build/tsan/tests/concurrency_tests
 
 }
 

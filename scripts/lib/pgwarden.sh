@@ -1,6 +1,8 @@
 # Building and starting pgwarden. Source scripts/lib/common.sh first.
 #   build_release                 builds build/release/pgwarden (Release, no
-#                                 tests) and sets PGWARDEN_BIN to it
+#                                 tests) and sets PGWARDEN_BIN to it; with
+#                                 PGWARDEN_BIN already set (the tests, which
+#                                 built one), uses that binary
 #   start_pgwarden NAME BIN ARG...  starts BIN on a free 127.0.0.1 port (or
 #                                 PGWARDEN_LISTEN when set) with ARGs, log in
 #                                 $WORK/NAME.log, and waits for /healthz;
@@ -8,6 +10,10 @@
 #                                 PGWARDEN_PID. Stopped at exit.
 
 build_release() {
+  if [[ -n ${PGWARDEN_BIN:-} ]]; then
+    [[ -x $PGWARDEN_BIN ]] || { echo "PGWARDEN_BIN=$PGWARDEN_BIN is not executable" >&2; return 1; }
+    return 0
+  fi
   cmake -S "$HARNESS_ROOT" -B "$HARNESS_ROOT/build/release" -DCMAKE_BUILD_TYPE=Release \
     -DPGWARDEN_BUILD_TESTS=OFF >/dev/null
   cmake --build "$HARNESS_ROOT/build/release" -j"$(nproc)" --target pgwarden >/dev/null
