@@ -15,34 +15,61 @@ harness_init matrix
 MAJORS=${PGWARDEN_PG_MAJORS:-12 13 14 15 16 17 18}
 RESULTS=$BUILD/compat
 rm -rf "$RESULTS" && mkdir -p "$RESULTS"
-failed=()
-for major in $MAJORS; do
+# One major: a fresh cluster, the suite, a scrape. Failures are appended to
+# $RESULTS/failed, output to $WORK/major-MAJOR.out.
+run_major() {
+  local major=$1 bin port
   if ! bin=$(pg_bin_for "$major"); then
-    echo "PostgreSQL $major: binaries could not be installed" >&2
-    failed+=("$major (not installed)")
-    continue
+    echo "PostgreSQL $major: binaries could not be installed"
+    echo "$major (not installed)" >>"$RESULTS/failed"
+    return 0
   fi
   port=$(free_port)
   PG_BIN=$bin pg_start "$WORK/pg-$major" "$port"
-  export PGWARDEN_TEST_DSN="host=127.0.0.1 port=$port user=postgres"
-  psql "$PGWARDEN_TEST_DSN dbname=postgres" -qc "CREATE EXTENSION pg_stat_statements"
+  local dsn="host=127.0.0.1 port=$port user=postgres"
+  psql "$dsn dbname=postgres" -qc "CREATE EXTENSION pg_stat_statements"
   "$bin/postgres" --version | awk '{print $3}' >"$RESULTS/$major.version"
   echo "-- PostgreSQL $(cat "$RESULTS/$major.version")"
-  if ! "$BUILD/tests/integration_tests" --gtest_output="xml:$RESULTS/$major.xml" \
-      >"$WORK/it-$major.log" 2>&1; then
+  if ! PGWARDEN_TEST_DSN=$dsn "$BUILD/tests/integration_tests" \
+      --gtest_output="xml:$RESULTS/$major.xml" >"$WORK/it-$major.log" 2>&1; then
     grep -E "Failure|FAILED|Expected|Which is|Actual" "$WORK/it-$major.log" | head -40
-    failed+=("$major (integration)")
+    echo "$major (integration)" >>"$RESULTS/failed"
   fi
   grep -E "^\[  (PASSED|FAILED)" "$WORK/it-$major.log" || true
-  if start_pgwarden "pgwarden-$major" "$BUILD/pgwarden" --dsn "$PGWARDEN_TEST_DSN" &&
+  if start_pgwarden "pgwarden-$major" "$BUILD/pgwarden" --dsn "$dsn" &&
      curl -fsS "$PGWARDEN_URL/metrics" -o "$RESULTS/$major.metrics"; then
-    promtool check metrics <"$RESULTS/$major.metrics" || failed+=("$major (promtool)")
+    promtool check metrics <"$RESULTS/$major.metrics" || echo "$major (promtool)" >>"$RESULTS/failed"
   else
-    failed+=("$major (scrape)")
+    echo "$major (scrape)" >>"$RESULTS/failed"
   fi
   stop "$PGWARDEN_PID"
   pg_stop "$WORK/pg-$major"
-done
+}
+
+# Two lanes, one per core: each major has its own cluster and port, and the
+# suite spends most of its time waiting on its server. A lane is a subshell
+# with its own exit handlers, so a failing lane still stops what it started.
+lane() {
+  (
+    HARNESS_EXIT=()
+    HARNESS_PIDS=()
+    trap 'for ((i = ${#HARNESS_EXIT[@]} - 1; i >= 0; i--)); do eval "${HARNESS_EXIT[i]}" || true; done
+          for p in "${HARNESS_PIDS[@]}"; do stop "$p"; done' EXIT
+    for major in "$@"; do run_major "$major" >"$WORK/major-$major.out" 2>&1; done
+  )
+}
+read -ra ALL <<<"$MAJORS"
+LANES=("" "")
+for i in "${!ALL[@]}"; do LANES[i % 2]+=" ${ALL[i]}"; done
+lane ${LANES[0]} &
+LANE0=$!
+lane ${LANES[1]} &
+LANE1=$!
+wait "$LANE0" || echo "lane${LANES[0]} ended early" >>"$RESULTS/failed"
+wait "$LANE1" || echo "lane${LANES[1]} ended early" >>"$RESULTS/failed"
+for major in "${ALL[@]}"; do cat "$WORK/major-$major.out" 2>/dev/null || true; done
+failed=()
+if [[ -s $RESULTS/failed ]]; then mapfile -t failed <"$RESULTS/failed"; fi
 
 README=()
 if [[ -z ${PGWARDEN_PG_MAJORS:-} ]]; then
