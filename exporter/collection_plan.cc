@@ -38,6 +38,8 @@ std::shared_ptr<const Families> ParseWithMemo(CollectorSlot& slot,
                                               bool complete) {
   Memo& memo = slot.memo;
   auto families = std::make_shared<Families>();
+  complete =
+      complete && (slot.min_interval.count() > 0 || slot.remember_every_result);
   if (slot.state) {
     slot.collector->ParseWithState(server, rows, *slot.state, now, *families);
     if (complete) memo = Memo{server, Rows{}, families, now};

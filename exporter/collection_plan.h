@@ -25,6 +25,10 @@ struct CollectorSlot {
   // instead of querying; 0: every scrape.
   Clock::duration min_interval{};
   Memo memo;  // touched only by the target's collecting thread
+  // Whether a collector queried every scrape (min_interval 0) keeps its
+  // last rows and families in `memo`, so unchanged rows are not parsed
+  // again: parse time saved against one result held per collector.
+  bool remember_every_result = true;
   // The collector's memory of this target (Collector::NewState); null for
   // most. Touched only by the target's collecting thread.
   std::unique_ptr<CollectorState> state;
@@ -56,9 +60,10 @@ CollectionPlan PlanCollection(const std::vector<CollectorSlot>& slots,
 // The families of `slot`'s collector for `rows`: the memo's when the rows
 // and server equal the memo's (Parse is pure), else a fresh Parse, or
 // ParseWithState for a collector with state (never the memo's). A
-// `complete` result updates the memo, fetched at `now`; a partial one (some
-// databases failed) is returned but never remembered. Throws what Parse
-// throws.
+// `complete` result updates the memo, fetched at `now`, unless the slot
+// neither has a minimum interval nor remember_every_result; a partial one
+// (some databases failed) is returned but never remembered. Throws what
+// Parse throws.
 std::shared_ptr<const Families> ParseWithMemo(CollectorSlot& slot,
                                               const ServerInfo& server,
                                               Rows rows, Clock::time_point now,

@@ -48,6 +48,7 @@ std::unique_ptr<Target> NewTarget(const Config& config, const Dsn& dsn,
                                   bool own) {
   TargetOptions options = config.target;
   options.process_metrics = own;
+  options.remember_every_result = own;
   options.databases.open = [dsn](const std::string& dbname) {
     Dsn other = dsn;
     other.Set("dbname", dbname);

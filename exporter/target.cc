@@ -44,8 +44,11 @@ struct Target::Runtime {
           it == options.min_interval_seconds.end() ? 0 : it->second;
       collector_names.emplace_back(c->Name());
       auto state = c->NewState();
-      slots.push_back(
-          CollectorSlot{std::move(c), Seconds(interval), {}, std::move(state)});
+      slots.push_back(CollectorSlot{std::move(c),
+                                    Seconds(interval),
+                                    {},
+                                    options.remember_every_result,
+                                    std::move(state)});
     }
     notices.resize(slots.size());
   }

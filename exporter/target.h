@@ -40,6 +40,12 @@ struct TargetOptions {
   // info, process_*): yes for the process' one /metrics target, no for
   // /probe targets, whose answers describe the target alone.
   bool process_metrics = true;
+  // Whether collectors queried every scrape keep their last result to skip
+  // parsing unchanged rows (CollectorSlot::remember_every_result): less CPU
+  // per scrape for the memory of one result per collector. Yes for the
+  // process' own target; no for /probe targets, which are many and whose
+  // memory would grow by their whole output each.
+  bool remember_every_result = true;
 };
 
 // One monitored server and everything pgwarden keeps for it: its

@@ -107,6 +107,28 @@ TEST(ParseWithMemoTest, SameRowsSameFamiliesWithoutParsing) {
   EXPECT_EQ(testing::Sample(*third, "fixed_rows"), 1);
 }
 
+// A /probe target's collectors queried every scrape hold nothing between
+// scrapes; one with a minimum interval still keeps what it serves again.
+TEST(ParseWithMemoTest, WithoutRememberEveryResultOnlyIntervalsKeepAMemo) {
+  auto* every = new Fixed("a", "SELECT a");
+  auto* sometimes = new Fixed("b", "SELECT b");
+  std::vector<CollectorSlot> slots;
+  slots.push_back(Slot(every));
+  slots.push_back(Slot(sometimes, 60));
+  for (auto& slot : slots) slot.remember_every_result = false;
+  const ServerInfo server = testing::ServerAt(150000);
+  const auto rows = testing::MakeRows({"x"}, {{"1"}, {"2"}});
+  for (int i = 0; i < 2; ++i) {
+    ParseWithMemo(slots[0], server, rows, Clock::now(), true);
+    ParseWithMemo(slots[1], server, rows, Clock::now(), true);
+  }
+  EXPECT_EQ(every->parses, 2);  // nothing kept, so parsed again
+  EXPECT_FALSE(slots[0].memo.families);
+  EXPECT_TRUE(slots[0].memo.rows.empty());
+  EXPECT_EQ(sometimes->parses, 1);
+  EXPECT_TRUE(slots[1].memo.families);
+}
+
 TEST(ParseWithMemoTest, PartialResultsAreServedButNeverRemembered) {
   auto* c = new Fixed("a", "SELECT a");
   std::vector<CollectorSlot> slots;
