@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 #include <optional>
+#include <stdexcept>
 
 #include "collectors/columns.h"
 
@@ -39,6 +40,34 @@ std::optional<double> ParseTimestamp(const std::string& text) {
     return std::nullopt;
   }
   return epoch;
+}
+
+// PostgreSQL's text form of a one-dimensional numeric array ("{1,2.5,5}")
+// as numbers. Throws std::runtime_error naming `column` for NULL, a NULL
+// element or anything else.
+std::vector<double> ParseArray(const Rows::Cell& cell,
+                               const std::string& column) {
+  if (!cell) throw std::runtime_error(column + " is NULL or missing");
+  const std::string& text = *cell;
+  if (text.size() < 2 || text.front() != '{' || text.back() != '}') {
+    throw std::runtime_error(column + " is not an array");
+  }
+  std::vector<double> out;
+  const std::string_view body(text.data() + 1, text.size() - 2);
+  size_t start = 0;
+  while (!body.empty() && start <= body.size()) {
+    size_t comma = body.find(',', start);
+    if (comma == std::string_view::npos) comma = body.size();
+    const std::string_view item = body.substr(start, comma - start);
+    const auto v = ParseNumber(item);
+    if (!v) {
+      throw std::runtime_error(column + " has a non-numeric element \"" +
+                               std::string(item.substr(0, 20)) + "\"");
+    }
+    out.push_back(*v);
+    start = comma + 1;
+  }
+  return out;
 }
 
 class CustomCollector final : public Collector {
@@ -90,6 +119,10 @@ class CustomCollector final : public Collector {
         }
         name += "_seconds";
       }
+      if (m.usage == U::kHistogram) {
+        AddHistogram(rows, row_labels, name, m, out);
+        continue;
+      }
       FamilyBuilder family(
           name, m.description,
           TypeFor(name,
@@ -119,6 +152,33 @@ class CustomCollector final : public Collector {
   }
 
  private:
+  // The HISTOGRAM column `m` of every row as one family; throws for a row
+  // that is not a histogram, failing the query with the reason.
+  static void AddHistogram(const Rows& rows,
+                           const std::vector<Labels>& row_labels,
+                           const std::string& name, const CustomMetric& m,
+                           Families& out) {
+    FamilyBuilder family(name, m.description,
+                         prometheus::MetricType::Histogram);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      RowView row(rows, i);
+      const std::vector<double> bounds =
+          ParseArray(row.Get(m.column), m.column);
+      const std::vector<double> counts =
+          ParseArray(row.Get(m.column + "_bucket"), m.column + "_bucket");
+      const auto sum = row.Number(m.column + "_sum");
+      const auto count = row.Number(m.column + "_count");
+      if (!sum || !count) {
+        throw std::runtime_error(m.column + (sum ? "_count" : "_sum") +
+                                 " is missing, NULL or not a number");
+      }
+      const std::string error = HistogramShapeError(bounds, counts, *count);
+      if (!error.empty()) throw std::runtime_error(m.column + ": " + error);
+      family.AddHistogram(row_labels[i], bounds, counts, *count, *sum);
+    }
+    family.MoveTo(out);
+  }
+
   CustomQuery q_;
   bool legacy_names_;
   std::vector<std::string> labels_;

@@ -19,7 +19,13 @@ namespace pgwarden {
 //     metrics:
 //       - lag:
 //           usage: "GAUGE"           # LABEL, GAUGE, COUNTER, MAPPEDMETRIC,
-//           description: "..."       # DURATION or DISCARD
+//           description: "..."       # DURATION, HISTOGRAM or DISCARD
+//
+// A HISTOGRAM column `x` holds the buckets' upper bounds as an array, and
+// the query returns beside it x_bucket (the cumulative counts, an array of
+// the same length), x_sum and x_count: one Prometheus histogram per row,
+// as postgres_exporter has it. A row whose arrays do not make a histogram
+// fails the query with the reason.
 //
 // pgwarden's own optional keys: timeout_seconds (the query's
 // statement_timeout), min_server_version / max_server_version
@@ -32,6 +38,7 @@ struct CustomMetric {
     kCounter,
     kMappedMetric,
     kDuration,
+    kHistogram,
     kDiscard
   };
   std::string column;

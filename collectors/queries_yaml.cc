@@ -37,6 +37,7 @@ std::optional<CustomMetric::Usage> ParseUsage(const std::string& text) {
   if (u == "COUNTER") return U::kCounter;
   if (u == "MAPPEDMETRIC") return U::kMappedMetric;
   if (u == "DURATION") return U::kDuration;
+  if (u == "HISTOGRAM") return U::kHistogram;
   if (u == "DISCARD") return U::kDiscard;
   return std::nullopt;
 }

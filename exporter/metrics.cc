@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <unordered_set>
 
 namespace pgwarden {
@@ -20,6 +22,46 @@ FamilyBuilder::FamilyBuilder(std::string name, std::string help,
   family_.name = std::move(name);
   family_.help = EscapeHelp(help);
   family_.type = type;
+}
+
+FamilyBuilder& FamilyBuilder::AddHistogram(
+    const Labels& labels, const std::vector<double>& bounds,
+    const std::vector<double>& cumulative, double count, double sum) {
+  Add(labels, 0);
+  prometheus::ClientMetric::Histogram& h = family_.metric.back().histogram;
+  h.sample_count = static_cast<std::uint64_t>(count);
+  h.sample_sum = sum;
+  const size_t n = std::min(bounds.size(), cumulative.size());
+  h.bucket.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    h.bucket[i].upper_bound = bounds[i];
+    h.bucket[i].cumulative_count = static_cast<std::uint64_t>(cumulative[i]);
+  }
+  return *this;
+}
+
+std::string HistogramShapeError(const std::vector<double>& bounds,
+                                const std::vector<double>& cumulative,
+                                double count) {
+  if (bounds.size() != cumulative.size()) {
+    return std::to_string(bounds.size()) + " bucket bounds but " +
+           std::to_string(cumulative.size()) + " bucket counts";
+  }
+  if (!std::isfinite(count) || count < 0) return "count is not a count";
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    if (!std::isfinite(bounds[i])) {
+      return "bucket bounds must be finite (+Inf is the count)";
+    }
+    if (i > 0 && bounds[i] <= bounds[i - 1]) {
+      return "bucket bounds are not increasing";
+    }
+    if (!std::isfinite(cumulative[i]) || cumulative[i] < 0 ||
+        (i > 0 && cumulative[i] < cumulative[i - 1])) {
+      return "bucket counts are not cumulative";
+    }
+    if (cumulative[i] > count) return "a bucket counts more than the count";
+  }
+  return "";
 }
 
 FamilyBuilder& FamilyBuilder::Add(const Labels& labels, double value) {

@@ -39,6 +39,13 @@ class FamilyBuilder {
 
   FamilyBuilder& Add(const Labels& labels, double value);
   FamilyBuilder& Add(double value) { return Add(Labels{}, value); }
+  // One series of a Histogram family: `bounds` (finite, increasing upper
+  // bounds) with their cumulative counts, then +Inf as `count`, and `sum`.
+  // The caller checks the shape (HistogramShapeError).
+  FamilyBuilder& AddHistogram(const Labels& labels,
+                              const std::vector<double>& bounds,
+                              const std::vector<double>& cumulative,
+                              double count, double sum);
 
   // Moves the family into `out` unless it has no samples.
   void MoveTo(std::vector<prometheus::MetricFamily>& out);
@@ -56,6 +63,13 @@ class FamilyBuilder {
   prometheus::MetricFamily family_;
   bool may_repeat_ = false;  // Add() was used: MoveTo must drop repeats
 };
+
+// Why `bounds` and `cumulative` are not one histogram's buckets, or "":
+// equal lengths, finite bounds strictly increasing, counts non-negative,
+// never decreasing and at most `count`.
+std::string HistogramShapeError(const std::vector<double>& bounds,
+                                const std::vector<double>& cumulative,
+                                double count);
 
 // Accumulates gauge samples keyed by label values, keeping the maximum or the
 // sum per key. Output order is the key order, so it is stable across scrapes.

@@ -61,11 +61,62 @@ const char* TypeName(prometheus::MetricType type) {
       return "gauge";
     case prometheus::MetricType::Untyped:
       return "untyped";
+    case prometheus::MetricType::Histogram:
+      return "histogram";
     default:
       throw std::invalid_argument(
-          "only counters, gauges and untyped are written");
+          "only counters, gauges, histograms and untyped are written");
   }
 }
+
+namespace {
+
+// name{labels[,le="bound"]} value
+void AppendSample(const std::string& name, const char* suffix,
+                  const std::vector<prometheus::ClientMetric::Label>& labels,
+                  const char* le, double value, std::string& out) {
+  out += name;
+  out += suffix;
+  if (!labels.empty() || le) {
+    out += '{';
+    for (size_t i = 0; i < labels.size(); ++i) {
+      if (i) out += ',';
+      out += labels[i].name;
+      out += "=\"";
+      AppendLabelValue(labels[i].value, out);
+      out += '"';
+    }
+    if (le) {
+      if (!labels.empty()) out += ',';
+      out += "le=\"";
+      out += le;
+      out += '"';
+    }
+    out += '}';
+  }
+  out += ' ';
+  AppendNumber(value, out);
+  out += '\n';
+}
+
+// In prometheus-cpp's order: count, sum, the buckets, +Inf.
+void AppendHistogram(const std::string& name, const prometheus::ClientMetric& m,
+                     std::string& out) {
+  AppendSample(name, "_count", m.label, nullptr,
+               static_cast<double>(m.histogram.sample_count), out);
+  AppendSample(name, "_sum", m.label, nullptr, m.histogram.sample_sum, out);
+  std::string bound;
+  for (const auto& b : m.histogram.bucket) {
+    bound.clear();
+    AppendNumber(b.upper_bound, bound);
+    AppendSample(name, "_bucket", m.label, bound.c_str(),
+                 static_cast<double>(b.cumulative_count), out);
+  }
+  AppendSample(name, "_bucket", m.label, "+Inf",
+               static_cast<double>(m.histogram.sample_count), out);
+}
+
+}  // namespace
 
 void AppendExposition(const Families& families, std::string& out) {
   for (const auto& f : families) {
@@ -79,21 +130,11 @@ void AppendExposition(const Families& families, std::string& out) {
     out += TypeName(f.type);
     out += '\n';
     for (const auto& m : f.metric) {
-      out += f.name;
-      if (!m.label.empty()) {
-        out += '{';
-        for (size_t i = 0; i < m.label.size(); ++i) {
-          if (i) out += ',';
-          out += m.label[i].name;
-          out += "=\"";
-          AppendLabelValue(m.label[i].value, out);
-          out += '"';
-        }
-        out += '}';
+      if (f.type == prometheus::MetricType::Histogram) {
+        AppendHistogram(f.name, m, out);
+      } else {
+        AppendSample(f.name, "", m.label, nullptr, SampleValue(f.type, m), out);
       }
-      out += ' ';
-      AppendNumber(SampleValue(f.type, m), out);
-      out += '\n';
     }
   }
 }

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "exporter/text.h"
 #include "tests/test_util.h"
 
 namespace pgwarden::testing {
@@ -96,6 +97,81 @@ TEST(CustomCollectorTest, VersionBoundsTimeoutAndScope) {
   EXPECT_EQ(plain->TimeoutMs(), 0);
   EXPECT_FALSE(plain->PerDatabase());
   EXPECT_EQ(plain->Query(testing::ServerAt(120000)), ReplicationState().sql);
+}
+
+// postgres_exporter's HISTOGRAM: the bounds in the column, the cumulative
+// counts in <column>_bucket, and <column>_sum and <column>_count.
+CustomQuery ProcessIdle() {
+  CustomQuery q;
+  q.name = "pg_process_idle";
+  q.sql = "SELECT ...";
+  q.metrics = {{"application_name", U::kLabel, "Application", {}},
+               {"seconds", U::kHistogram, "Idle time", {}}};
+  return q;
+}
+
+const std::vector<std::string> kIdleColumns = {"application_name",
+                                               "seconds_sum", "seconds_count",
+                                               "seconds", "seconds_bucket"};
+
+TEST(CustomCollectorTest, HistogramAsPostgresExporterReadsIt) {
+  Families out;
+  NewCustomCollector(ProcessIdle(), false)
+      ->Parse(ServerAt(150000),
+              MakeRows(kIdleColumns,
+                       {{"app", "95.5", "3", "{1,2,5,15}", "{0,1,2,3}"},
+                        {"batch", "0", "0", "{1,2,5,15}", "{0,0,0,0}"}}),
+              out);
+  const auto* family = FindFamily(out, "pg_process_idle_seconds");
+  ASSERT_NE(family, nullptr);
+  EXPECT_EQ(family->type, prometheus::MetricType::Histogram);
+  ASSERT_EQ(family->metric.size(), 2u);
+  const auto& h = family->metric[0].histogram;
+  EXPECT_EQ(h.sample_count, 3u);
+  EXPECT_EQ(h.sample_sum, 95.5);
+  ASSERT_EQ(h.bucket.size(), 4u);
+  EXPECT_EQ(h.bucket[1].upper_bound, 2);
+  EXPECT_EQ(h.bucket[1].cumulative_count, 1u);
+  const std::string text = Serialize(out);
+  EXPECT_THAT(text, ::testing::HasSubstr(
+                        "pg_process_idle_seconds_bucket{application_name="
+                        "\"app\",le=\"5\"} 2\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr(
+                        "pg_process_idle_seconds_bucket{application_name="
+                        "\"app\",le=\"+Inf\"} 3\n"));
+  EXPECT_THAT(
+      text, ::testing::HasSubstr("pg_process_idle_seconds_sum{application_name="
+                                 "\"app\"} 95.5\n"));
+  // The sibling columns are the histogram's, not metrics of their own.
+  EXPECT_EQ(FindFamily(out, "pg_process_idle_seconds_bucket"), nullptr);
+  EXPECT_EQ(FindFamily(out, "pg_process_idle_seconds_sum"), nullptr);
+  EXPECT_TRUE(testing::ValidExposition(out));
+}
+
+TEST(CustomCollectorTest, RowsThatAreNotAHistogramFailTheQuery) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"a", "1", "3", "{1,2,5}", "{0,1}"}, "3 bucket bounds but 2 bucket"},
+      {{"a", "1", "3", "\\N", "{0,1}"}, "seconds is NULL"},
+      {{"a", "1", "3", "{1,2}", "\\N"}, "seconds_bucket is NULL"},
+      {{"a", "1", "3", "{1,NULL}", "{0,1}"}, "non-numeric element"},
+      {{"a", "1", "3", "{5,2}", "{0,1}"}, "not increasing"},
+      {{"a", "1", "3", "{1,2}", "{2,1}"}, "not cumulative"},
+      {{"a", "1", "3", "{1,2}", "{1,4}"}, "more than the count"},
+      {{"a", "\\N", "3", "{1,2}", "{1,2}"}, "seconds_sum is missing"},
+      {{"a", "1", "3", "1,2", "{1,2}"}, "not an array"},
+  };
+  for (const auto& [row, reason] : bad) {
+    std::vector<std::vector<std::string>> cells = {
+        {"ok", "1", "1", "{1}", "{1}"}, row};
+    Families out;
+    try {
+      NewCustomCollector(ProcessIdle(), false)
+          ->Parse(ServerAt(150000), MakeRows(kIdleColumns, cells), out);
+      ADD_FAILURE() << "accepted: " << reason;
+    } catch (const std::exception& e) {
+      EXPECT_THAT(e.what(), ::testing::HasSubstr(reason));
+    }
+  }
 }
 
 }  // namespace

@@ -33,6 +33,15 @@ pg_replication_state:
     - junk:
         usage: "DISCARD"
         description: "Unused"
+pg_process_idle:
+  query: "SELECT 'a' AS application_name, 1 AS seconds_sum, 1 AS seconds_count, ARRAY[1] AS seconds, ARRAY[1] AS seconds_bucket"
+  metrics:
+    - application_name:
+        usage: "LABEL"
+        description: "Application Name"
+    - seconds:
+        usage: "HISTOGRAM"
+        description: "Idle time of server processes"
 pg_new_only:
   query: "SELECT 1 AS one"
   runonserver: ">=14.0.0 <17.0.0"
@@ -54,21 +63,22 @@ std::string ErrorOf(const std::string& yaml) {
 
 TEST(QueriesYamlTest, ParsesEveryUsage) {
   const auto queries = ParseCustomQueries(kQueries, "q.yaml");
-  ASSERT_EQ(queries.size(), 2u);
+  ASSERT_EQ(queries.size(), 3u);
   EXPECT_EQ(queries[0].name, "pg_replication_state");
   EXPECT_EQ(queries[0].cache_seconds, 30);
   ASSERT_EQ(queries[0].metrics.size(), 5u);
   EXPECT_EQ(queries[0].metrics[1].mapping.at("streaming"), 1);
-  EXPECT_EQ(queries[1].min_server_version, 140000);
-  EXPECT_EQ(queries[1].max_server_version, 169999);
-  EXPECT_EQ(queries[1].timeout_seconds, 2.5);
+  EXPECT_EQ(queries[1].metrics.at(1).usage, CustomMetric::Usage::kHistogram);
+  EXPECT_EQ(queries[2].min_server_version, 140000);
+  EXPECT_EQ(queries[2].max_server_version, 169999);
+  EXPECT_EQ(queries[2].timeout_seconds, 2.5);
 }
 
 TEST(QueriesYamlTest, BrokenFilesNameFileLineAndReason) {
   EXPECT_THAT(ErrorOf("a:\n  query: [unclosed\n"), HasSubstr("q.yaml:"));
   EXPECT_THAT(ErrorOf("pg_x:\n  query: \"SELECT 1\"\n  metrics:\n    - v:\n"
-                      "        usage: \"HISTOGRAM\"\n"),
-              HasSubstr("q.yaml:5: v: unsupported usage \"HISTOGRAM\""));
+                      "        usage: \"GAUGES\"\n"),
+              HasSubstr("q.yaml:5: v: unsupported usage \"GAUGES\""));
   EXPECT_THAT(ErrorOf("pg_x:\n  metrics:\n    - v: {usage: GAUGE}\n"),
               HasSubstr("q.yaml:1: pg_x: no query"));
   EXPECT_THAT(ErrorOf("pg_x:\n  query: \"SELECT 1\"\n"),

@@ -108,7 +108,7 @@ check "--print_queries output runs in psql" \
 start_pgwarden custom "$BIN" --dsn "$DSN dbname=postgres" --extend_query_path "$HERE/e2e/queries.yaml" \
   --legacy_names
 curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" >"$WORK/custom.txt"
-for c in pg_e2e_replication pg_e2e_postmaster pg_e2e_databases; do
+for c in pg_e2e_replication pg_e2e_postmaster pg_e2e_databases pg_e2e_wait pg_e2e_process_idle; do
   check "custom query $c succeeds" grep -qx "pg_scrape_collector_success{collector=\"$c\"} 1" "$WORK/custom.txt"
 done
 check "GAUGE" grep -qx 'pg_e2e_replication_lag 0' "$WORK/custom.txt"
@@ -118,10 +118,20 @@ check "DURATION in seconds" grep -qx 'pg_e2e_databases_checkpoint_seconds{datnam
 check "DURATION legacy name" grep -qx 'pg_e2e_databases_checkpoint_ms_milliseconds{datname="postgres"} 2500' "$WORK/custom.txt"
 check "COUNTER" grep -qE '^pg_e2e_databases_commits\{datname="postgres"\} [0-9]+$' "$WORK/custom.txt"
 check "DISCARD" bash -c "! grep -q '^pg_e2e_databases_note' '$WORK/custom.txt'"
+check "HISTOGRAM: one histogram per row, values as the SQL's" bash -c "
+  grep -qx '# TYPE pg_e2e_wait_seconds histogram' '$WORK/custom.txt' &&
+  grep -qx 'pg_e2e_wait_seconds_bucket{application_name=\"a\",le=\"2\"} 1' '$WORK/custom.txt' &&
+  grep -qx 'pg_e2e_wait_seconds_bucket{application_name=\"a\",le=\"15\"} 2' '$WORK/custom.txt' &&
+  grep -qx 'pg_e2e_wait_seconds_bucket{application_name=\"a\",le=\"+Inf\"} 3' '$WORK/custom.txt' &&
+  grep -qx 'pg_e2e_wait_seconds_sum{application_name=\"a\"} 23.5' '$WORK/custom.txt' &&
+  grep -qx 'pg_e2e_wait_seconds_count{application_name=\"b\"} 1' '$WORK/custom.txt' &&
+  grep -qx 'pg_e2e_wait_seconds_bucket{application_name=\"b\",le=\"1\"} 1' '$WORK/custom.txt'"
+check "HISTOGRAM families pass promtool" bash -c \
+  "grep -E '^(# (HELP|TYPE) )?pg_e2e_wait_seconds' '$WORK/custom.txt' | promtool check metrics"
 check "legacy bgwriter name" grep -qE '^pg_stat_bgwriter_buffers_alloc [0-9]+$' "$WORK/custom.txt"
 check "legacy replication lag name" grep -qx 'pg_replication_lag 0' "$WORK/custom.txt"
 stop "$PGWARDEN_PID"
-printf 'pg_x:\n  query: "SELECT 1 AS v"\n  metrics:\n    - v:\n        usage: "HISTOGRAM"\n' >"$WORK/broken.yaml"
+printf 'pg_x:\n  query: "SELECT 1 AS v"\n  metrics:\n    - v:\n        usage: "SUMMARY"\n' >"$WORK/broken.yaml"
 expect_exit2 "broken queries.yaml" --dsn "$DSN" --extend_query_path "$WORK/broken.yaml"
 check "broken queries.yaml: file and line" grep -q "broken.yaml:5: v: unsupported usage" "$WORK/bad.err"
 

@@ -66,6 +66,10 @@ TEST(SerializeTest, SameAsPrometheusCppTextSerializer) {
   FamilyBuilder("d_count", "untyped", prometheus::MetricType::Untyped)
       .Add(3)
       .MoveTo(families);
+  FamilyBuilder("e_seconds", "histogram", prometheus::MetricType::Histogram)
+      .AddHistogram({{"app", "x\"y"}}, {0.1, 1, 2.5}, {1, 4, 4}, 7, 12.25)
+      .AddHistogram({}, {}, {}, 0, 0)
+      .MoveTo(families);
 
   std::ostringstream reference;
   prometheus::TextSerializer().Serialize(reference, families);
