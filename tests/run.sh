@@ -22,7 +22,7 @@ web          the front door: hostile clients, TLS, client certificates, basic au
 probe        /probe: three servers, 400/403, password file, one connection per target, frozen target, SIGHUP, LRU and idle close; Prometheus over two hashmod replicas
 alerting     PostgreSQL -> pgwarden -> Prometheus -> Alertmanager -> webhook
 faults       stopped, killed, frozen, locked, full and misconfigured servers
-soak         scrapes under a live workload (PGWARDEN_SOAK_SCRAPES, default 20000), bounded RSS growth
+soak         scrapes under a live workload (PGWARDEN_SOAK_SCRAPES, default 12000), bounded RSS growth
 matrix       integration suite and a scrape on PostgreSQL 12-18; README's compatibility table
 demo         deploy/demo.sh's self-check on free ports
 bench        micro-benchmark smoke run
@@ -162,7 +162,7 @@ stage_faults() {
 
 stage_soak() {
   build_ci
-  tests/soak/soak.sh build/ci/pgwarden "${PGWARDEN_SOAK_SCRAPES:-20000}"
+  tests/soak/soak.sh build/ci/pgwarden "${PGWARDEN_SOAK_SCRAPES:-12000}"
 }
 
 stage_matrix() {
