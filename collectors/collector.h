@@ -108,6 +108,9 @@ struct CollectorOptions {
   // Per-table and per-index families: at most this many relations per
   // database (the largest), so big schemas cannot explode the series count.
   int relation_limit = 100;
+  // Most series one custom query may emit; beyond, that query fails with
+  // the count in its error (0: no limit).
+  int custom_query_series_limit = 0;
 };
 
 // `sql` with every `placeholder` (e.g. "%WAITSTART%") replaced by `value`:

@@ -72,8 +72,10 @@ std::vector<double> ParseArray(const Rows::Cell& cell,
 
 class CustomCollector final : public Collector {
  public:
-  CustomCollector(CustomQuery q, bool legacy_names)
-      : q_(std::move(q)), legacy_names_(legacy_names) {
+  CustomCollector(CustomQuery q, bool legacy_names, int series_limit)
+      : q_(std::move(q)),
+        legacy_names_(legacy_names),
+        series_limit_(series_limit) {
     for (const auto& m : q_.metrics) {
       if (m.usage == CustomMetric::Usage::kLabel) labels_.push_back(m.column);
     }
@@ -92,8 +94,25 @@ class CustomCollector final : public Collector {
     return q_.sql;
   }
 
-  void Parse(const ServerInfo&, const Rows& rows,
+  void Parse(const ServerInfo& server, const Rows& rows,
              Families& out) const override {
+    Families mine;
+    ParseRows(server, rows, mine);
+    if (series_limit_ > 0) {
+      size_t series = 0;
+      for (const auto& f : mine) series += f.metric.size();
+      if (series > static_cast<size_t>(series_limit_)) {
+        throw std::runtime_error(
+            std::to_string(series) +
+            " series, more than --custom_query_series_limit=" +
+            std::to_string(series_limit_));
+      }
+    }
+    for (auto& f : mine) out.push_back(std::move(f));
+  }
+
+ private:
+  void ParseRows(const ServerInfo&, const Rows& rows, Families& out) const {
     std::vector<Labels> row_labels(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
       RowView row(rows, i);
@@ -151,7 +170,6 @@ class CustomCollector final : public Collector {
     }
   }
 
- private:
   // The HISTOGRAM column `m` of every row as one family; throws for a row
   // that is not a histogram, failing the query with the reason.
   static void AddHistogram(const Rows& rows,
@@ -181,14 +199,17 @@ class CustomCollector final : public Collector {
 
   CustomQuery q_;
   bool legacy_names_;
+  int series_limit_;
   std::vector<std::string> labels_;
 };
 
 }  // namespace
 
 std::unique_ptr<Collector> NewCustomCollector(CustomQuery query,
-                                              bool legacy_names) {
-  return std::make_unique<CustomCollector>(std::move(query), legacy_names);
+                                              bool legacy_names,
+                                              int series_limit) {
+  return std::make_unique<CustomCollector>(std::move(query), legacy_names,
+                                           series_limit);
 }
 
 }  // namespace pgwarden

@@ -59,8 +59,10 @@ struct CustomQuery {
 };
 
 // The collector of one custom query. legacy_names: also emit DURATION
-// columns as *_milliseconds.
+// columns as *_milliseconds. series_limit: more series than this (0: no
+// limit) fail the query, so one query cannot explode the exposition.
 std::unique_ptr<Collector> NewCustomCollector(CustomQuery query,
-                                              bool legacy_names);
+                                              bool legacy_names,
+                                              int series_limit = 0);
 
 }  // namespace pgwarden

@@ -73,6 +73,9 @@ CollectorOptions LoadCollectorOptions() {
   o.stat_statements_query_length = FLAGS_stat_statements_query_length;
   o.legacy_names = FLAGS_legacy_names;
   o.relation_limit = FLAGS_relation_limit;
+  Require(FLAGS_custom_query_series_limit >= 0,
+          "--custom_query_series_limit must be >= 0");
+  o.custom_query_series_limit = FLAGS_custom_query_series_limit;
   return o;
 }
 

@@ -115,6 +115,9 @@ PGWARDEN_FLAG(int32, max_database_connections, 5,
 PGWARDEN_FLAG(string, extend_query_path, "",
               "postgres_exporter queries.yaml file of custom queries (see "
               "README); a broken file stops start-up.");
+PGWARDEN_FLAG(int32, custom_query_series_limit, 0,
+              "Most series one custom query may emit; a query beyond fails "
+              "alone, with the count in its error (0: no limit).");
 PGWARDEN_FLAG(string, log_level, "info",
               "Log level: debug, info, warn or error.");
 PGWARDEN_FLAG(string, log_format, "logfmt", "Log format: logfmt or json.");

@@ -34,6 +34,7 @@ DECLARE_string(include_databases);
 DECLARE_string(exclude_databases);
 DECLARE_int32(max_database_connections);
 DECLARE_string(extend_query_path);
+DECLARE_int32(custom_query_series_limit);
 DECLARE_string(log_level);
 DECLARE_string(log_format);
 DECLARE_string(config_file);

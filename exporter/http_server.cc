@@ -56,6 +56,8 @@ constexpr size_t kMaxTargetBytes = 4096;
 struct Counters {
   std::atomic<uint64_t> method{0}, uri_too_long{0}, rate_limited{0},
       unauthorized{0}, overloaded{0};
+  // The last answer of telemetry_path: uncompressed bytes and series.
+  std::atomic<uint64_t> last_bytes{0}, last_series{0};
 };
 
 // True when `header` (a Connection header) lists `option`.
@@ -186,8 +188,9 @@ struct HttpServer::Impl {
   void Release() {
     if (options.max_requests > 0) scrapes_in_flight.fetch_sub(1);
   }
-  void SendExposition(mg_connection* conn, Response& response,
-                      const Exposition& exposition);
+  // Sends `exposition`; returns its uncompressed size.
+  size_t SendExposition(mg_connection* conn, Response& response,
+                        const Exposition& exposition);
   Families OwnMetrics() const;
 };
 
@@ -210,6 +213,19 @@ Families HttpServer::Impl::OwnMetrics() const {
     rejected.Add({{"reason", reason}}, static_cast<double>(value->load()));
   }
   rejected.MoveTo(out);
+  FamilyBuilder("pgwarden_scrape_response_bytes",
+                "Size of the previous answer of the metrics path, before "
+                "compression: what a query that explodes its cardinality "
+                "shows first.",
+                prometheus::MetricType::Gauge)
+      .Add(static_cast<double>(counters.last_bytes.load()))
+      .MoveTo(out);
+  FamilyBuilder("pgwarden_scrape_series",
+                "Series in the previous answer of the metrics path (a "
+                "histogram counts once).",
+                prometheus::MetricType::Gauge)
+      .Add(static_cast<double>(counters.last_series.load()))
+      .MoveTo(out);
   if (access) {
     for (auto& f : access->Metrics()) out.push_back(std::move(f));
   }
@@ -234,8 +250,8 @@ bool HttpServer::Impl::Admit(Response& response) {
   return true;
 }
 
-void HttpServer::Impl::SendExposition(mg_connection* conn, Response& response,
-                                      const Exposition& exposition) {
+size_t HttpServer::Impl::SendExposition(mg_connection* conn, Response& response,
+                                        const Exposition& exposition) {
   const std::string body = Serialize(exposition);
   const char* accept = mg_get_header(conn, "Accept-Encoding");
   if (accept && AcceptsGzip(accept)) {
@@ -244,6 +260,7 @@ void HttpServer::Impl::SendExposition(mg_connection* conn, Response& response,
   } else {
     response.Send(200, kExpositionContentType, body);
   }
+  return body.size();
 }
 
 int HttpServer::Impl::Metrics(mg_connection* conn, Response& response) {
@@ -265,7 +282,12 @@ int HttpServer::Impl::Metrics(mg_connection* conn, Response& response) {
     Exposition exposition;
     if (handlers.scrape) exposition = handlers.scrape(deadline);
     exposition.parts.push_back(std::make_shared<const Families>(OwnMetrics()));
-    SendExposition(conn, response, exposition);
+    uint64_t series = 0;
+    for (const auto& part : exposition.parts) {
+      for (const auto& f : part ? *part : Families{}) series += f.metric.size();
+    }
+    counters.last_bytes = SendExposition(conn, response, exposition);
+    counters.last_series = series;
   } catch (const std::exception& e) {
     Log(LogLevel::kError, std::string("serving metrics failed: ") + e.what());
     response.Text(500, std::string("error: ") + e.what() + "\n");

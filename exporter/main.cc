@@ -36,7 +36,8 @@ std::vector<std::unique_ptr<Collector>> AllCollectors(const Config& config) {
       CreateCollectors(config.collectors, config.collector_options);
   for (const auto& q : config.custom_queries) {
     collectors.push_back(
-        NewCustomCollector(q, config.collector_options.legacy_names));
+        NewCustomCollector(q, config.collector_options.legacy_names,
+                           config.collector_options.custom_query_series_limit));
   }
   return collectors;
 }

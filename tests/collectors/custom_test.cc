@@ -174,5 +174,27 @@ TEST(CustomCollectorTest, RowsThatAreNotAHistogramFailTheQuery) {
   }
 }
 
+TEST(CustomCollectorTest, SeriesLimitFailsTheQueryAlone) {
+  const Rows rows = MakeRows(
+      {"application_name", "state", "lag_ms", "sent", "junk"},
+      {{"s1", "streaming", "1", "1", "x"}, {"s2", "streaming", "1", "1", "x"}});
+  Families out;
+  // Two rows, three value columns: six series.
+  NewCustomCollector(ReplicationState(), false, 6)
+      ->Parse(ServerAt(150000), rows, out);
+  EXPECT_EQ(FindFamily(out, "pg_replication_state_sent")->metric.size(), 2u);
+  Families over;
+  try {
+    NewCustomCollector(ReplicationState(), false, 5)
+        ->Parse(ServerAt(150000), rows, over);
+    ADD_FAILURE() << "six series passed a limit of five";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(),
+                ::testing::HasSubstr(
+                    "6 series, more than --custom_query_series_limit=5"));
+  }
+  EXPECT_TRUE(over.empty());
+}
+
 }  // namespace
 }  // namespace pgwarden::testing

@@ -107,12 +107,36 @@ TEST_F(HttpServerTest, ServesMetrics) {
   EXPECT_GT(last_budget_ms_, 6000);  // --scrape_timeout without the header
 }
 
+TEST_F(HttpServerTest, ReportsThePreviousAnswersSizeAndSeries) {
+  const Response first = Get(port_, "/metrics");
+  const Response second = Get(port_, "/metrics");
+  EXPECT_THAT(second.body, HasSubstr("pgwarden_scrape_response_bytes " +
+                                     std::to_string(first.body.size()) + "\n"));
+  size_t series = 0;
+  for (size_t p = 0; (p = first.body.find('\n', p)) != std::string::npos; ++p) {
+    if (p + 1 < first.body.size() && first.body[p + 1] != '#') ++series;
+  }
+  EXPECT_THAT(second.body, HasSubstr("pgwarden_scrape_series " +
+                                     std::to_string(series) + "\n"));
+}
+
 TEST_F(HttpServerTest, GzipWhenAccepted) {
   const Response plain = Get(port_, "/metrics");
   const Response r = Get(port_, "/metrics", "Accept-Encoding: gzip\r\n");
   EXPECT_EQ(r.status, 200);
   EXPECT_THAT(r.headers, HasSubstr("Content-Encoding: gzip"));
-  EXPECT_EQ(testing::Gunzip(r.body), plain.body);
+  // The same answer but for the size of the previous one.
+  auto without_size = [](std::string text) {
+    for (const char* name :
+         {"\npgwarden_scrape_response_bytes ", "\npgwarden_scrape_series "}) {
+      const size_t at = text.find(name);
+      if (at != std::string::npos) {
+        text.erase(at + 1, text.find('\n', at + 1) - at);
+      }
+    }
+    return text;
+  };
+  EXPECT_EQ(without_size(testing::Gunzip(r.body)), without_size(plain.body));
 }
 
 TEST_F(HttpServerTest, PrometheusTimeoutHeaderShortensTheDeadline) {
