@@ -184,15 +184,18 @@ int main(int argc, char** argv) {
           "; collectors " + collectors);
 
   // SIGHUP re-reads --config.file (a broken file keeps the last good one);
-  // every second, probe targets idle past --probe.idle_timeout are closed.
+  // every second, probe targets idle past --probe.idle_timeout are closed;
+  // every 10 s, the heap's free pages go back to the system, so a peak
+  // (many concurrent scrapes of a large exposition) does not stay resident.
   int sig = 0;
   const timespec second{1, 0};
-  while (true) {
+  for (unsigned tick = 1;; ++tick) {
     sig = sigtimedwait(&signals, nullptr, &second);
     if (sig == SIGHUP) {
       probe_config->Reload();
     } else if (sig < 0) {
       prober.CloseIdle(Clock::now());
+      if (tick % 10 == 0) malloc_trim(0);
     } else {
       break;
     }
