@@ -182,6 +182,11 @@ struct HttpServer::Impl {
   int Handle(mg_connection* conn);
   int Metrics(mg_connection* conn, Response& response);
   int Probe(mg_connection* conn, Response& response);
+  // What a scrape and a probe share: --web.max-requests (503 beyond), HEAD
+  // answered at once, the deadline from Prometheus' header, and a 500 with
+  // the reason when `serve` throws. Returns the status sent.
+  int Serve(mg_connection* conn, Response& response, const char* what,
+            const std::function<int(Clock::time_point)>& serve);
   // Admits a scrape or probe under --web.max-requests: false (503 sent)
   // when too many are in flight; true obliges a call to Release().
   bool Admit(Response& response);
@@ -263,7 +268,9 @@ size_t HttpServer::Impl::SendExposition(mg_connection* conn, Response& response,
   return body.size();
 }
 
-int HttpServer::Impl::Metrics(mg_connection* conn, Response& response) {
+int HttpServer::Impl::Serve(
+    mg_connection* conn, Response& response, const char* what,
+    const std::function<int(Clock::time_point)>& serve) {
   if (!Admit(response)) return 503;
   struct Releaser {
     Impl* impl;
@@ -279,6 +286,17 @@ int HttpServer::Impl::Metrics(mg_connection* conn, Response& response) {
   const auto deadline = ScrapeDeadline(
       Clock::now(), timeout_header ? timeout_header : "", options);
   try {
+    return serve(deadline);
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError,
+        std::string("serving ") + what + " failed: " + e.what());
+    response.Text(500, std::string("error: ") + e.what() + "\n");
+    return 500;
+  }
+}
+
+int HttpServer::Impl::Metrics(mg_connection* conn, Response& response) {
+  return Serve(conn, response, "metrics", [&](Clock::time_point deadline) {
     Exposition exposition;
     if (handlers.scrape) exposition = handlers.scrape(deadline);
     exposition.parts.push_back(std::make_shared<const Families>(OwnMetrics()));
@@ -288,12 +306,8 @@ int HttpServer::Impl::Metrics(mg_connection* conn, Response& response) {
     }
     counters.last_bytes = SendExposition(conn, response, exposition);
     counters.last_series = series;
-  } catch (const std::exception& e) {
-    Log(LogLevel::kError, std::string("serving metrics failed: ") + e.what());
-    response.Text(500, std::string("error: ") + e.what() + "\n");
-    return 500;
-  }
-  return 200;
+    return 200;
+  });
 }
 
 int HttpServer::Impl::Probe(mg_connection* conn, Response& response) {
@@ -308,20 +322,7 @@ int HttpServer::Impl::Probe(mg_connection* conn, Response& response) {
     value.resize(n > 0 ? n : 0);
     return value;
   };
-  if (!Admit(response)) return 503;
-  struct Releaser {
-    Impl* impl;
-    ~Releaser() { impl->Release(); }
-  } releaser{this};
-  if (std::strcmp(info->request_method, "HEAD") == 0) {
-    response.Send(200, kExpositionContentType, "");
-    return 200;
-  }
-  const char* timeout_header =
-      mg_get_header(conn, "X-Prometheus-Scrape-Timeout-Seconds");
-  const auto deadline = ScrapeDeadline(
-      Clock::now(), timeout_header ? timeout_header : "", options);
-  try {
+  return Serve(conn, response, "a probe", [&](Clock::time_point deadline) {
     const ProbeAnswer answer =
         handlers.probe(param("target"), param("auth_module"), deadline);
     if (answer.status != 200) {
@@ -329,12 +330,8 @@ int HttpServer::Impl::Probe(mg_connection* conn, Response& response) {
       return answer.status;
     }
     SendExposition(conn, response, answer.exposition);
-  } catch (const std::exception& e) {
-    Log(LogLevel::kError, std::string("serving a probe failed: ") + e.what());
-    response.Text(500, std::string("error: ") + e.what() + "\n");
-    return 500;
-  }
-  return 200;
+    return 200;
+  });
 }
 
 int HttpServer::Impl::Handle(mg_connection* conn) {
