@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "collectors/collector.h"
+#include "exporter/strings.h"
 
 namespace pgwarden {
 namespace {
@@ -57,21 +58,6 @@ struct Session {
       false;  // seen as a row (blocker pid 0 and vanished pids are not)
 };
 
-std::vector<long> ParsePidList(const std::string& text) {
-  std::vector<long> pids;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t comma = text.find(',', pos);
-    if (comma == std::string::npos) comma = text.size();
-    const auto n = ParseNumber(std::string_view(text).substr(pos, comma - pos));
-    if (!n)
-      throw std::runtime_error("bad pid list from pg_blocking_pids: " + text);
-    pids.push_back(static_cast<long>(*n));
-    pos = comma + 1;
-  }
-  return pids;
-}
-
 class BlockingCollector final : public Collector {
  public:
   explicit BlockingCollector(const CollectorOptions& options)
@@ -109,7 +95,7 @@ class BlockingCollector final : public Collector {
       s.application_name = row.Text("application_name");
       s.state = row.Text("state");
       s.query = row.Text("query");
-      s.blockers = ParsePidList(row.Text("blockers"));
+      s.blockers = ParsePidList(row.Text("blockers"), "pg_blocking_pids");
       s.wait_seconds = row.NumberOr("wait_seconds", 0);
     }
 

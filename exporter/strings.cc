@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 
 namespace pgwarden {
 
@@ -42,6 +43,24 @@ std::string QuoteIdent(std::string_view identifier) {
     if (c == '"') out += '"';
   }
   return out + "\"";
+}
+
+std::vector<long> ParsePidList(std::string_view text, std::string_view what) {
+  std::vector<long> pids;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string_view::npos) comma = text.size();
+    const std::string_view item = text.substr(pos, comma - pos);
+    const auto n = ParseFiniteDouble(item);
+    if (!n || *n < 0 || *n != std::floor(*n) || *n > 4294967295.0) {
+      throw std::runtime_error("bad pid list from " + std::string(what) + ": " +
+                               std::string(text.substr(0, 64)));
+    }
+    pids.push_back(static_cast<long>(*n));
+    pos = comma + 1;
+  }
+  return pids;
 }
 
 std::string PercentEncode(std::string_view text) {

@@ -22,6 +22,10 @@ std::optional<double> ParseFiniteDouble(std::string_view text);
 // schema or database name can be spliced into SQL.
 std::string QuoteIdent(std::string_view identifier);
 
+// "12,34" -> {12, 34} ("" -> {}): PostgreSQL's array_to_string of an int
+// array. Throws std::runtime_error naming `what` for anything else.
+std::vector<long> ParsePidList(std::string_view text, std::string_view what);
+
 // Percent-encodes everything but RFC 3986's unreserved characters, for the
 // user-info part of a URI.
 std::string PercentEncode(std::string_view text);
