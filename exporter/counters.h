@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace pgwarden {
 
@@ -173,6 +176,86 @@ class Accumulators {
     Clock::time_point used;
   };
   std::unordered_map<Key, Entry, Hash> sums_;
+};
+
+// Which keys of an open-ended set (a role and application, a query id) get
+// series of their own: the `limit` with the most recent activity. A key's
+// score is its activity decayed with a half-life, and a member keeps its
+// place unless a newcomer's score beats its own by `advantage`, so that
+// membership does not flap between two keys of equal weight.
+template <typename Key, typename Hash = std::hash<Key>>
+class TopN {
+ public:
+  // kJoins: became a member at the last Choose(). Its activity up to then
+  // belongs elsewhere (its new series starts at 0).
+  enum class Place { kOut, kJoins, kIn };
+
+  TopN(size_t limit, double half_life_seconds, double advantage = 1.25)
+      : limit_(limit), half_life_(half_life_seconds), advantage_(advantage) {}
+
+  // Adds `amount` of activity to `key` at `at` (seconds on any clock that
+  // does not go back).
+  void Score(const Key& key, double amount, double at) {
+    Entry& e = entries_[key];
+    e.score = Decayed(e, at) + amount;
+    e.scored = at;
+  }
+
+  // Chooses the members as of `at`.
+  void Choose(double at) {
+    std::vector<std::pair<double, Entry*>> ranked;
+    ranked.reserve(entries_.size());
+    for (auto& [key, e] : entries_) {
+      e.joins = false;
+      const double score = Decayed(e, at) * (e.member ? advantage_ : 1);
+      if (score > 0) ranked.emplace_back(score, &e);
+    }
+    const size_t n = std::min(limit_, ranked.size());
+    std::partial_sort(
+        ranked.begin(), ranked.begin() + n, ranked.end(),
+        [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (auto& [key, e] : entries_) e.chosen = false;
+    for (size_t i = 0; i < n; ++i) ranked[i].second->chosen = true;
+    for (auto& [key, e] : entries_) {
+      e.joins = e.chosen && !e.member;
+      e.member = e.chosen;
+    }
+  }
+
+  Place PlaceOf(const Key& key) const {
+    auto it = entries_.find(key);
+    if (it == entries_.end() || !it->second.member) return Place::kOut;
+    return it->second.joins ? Place::kJoins : Place::kIn;
+  }
+
+  // Forgets keys last scored before `cutoff`; returns how many.
+  size_t ForgetScoredBefore(double cutoff) {
+    size_t erased = 0;
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (it->second.scored < cutoff) {
+        it = entries_.erase(it);
+        ++erased;
+      } else {
+        ++it;
+      }
+    }
+    return erased;
+  }
+
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    double score = 0, scored = 0;
+    bool member = false, joins = false, chosen = false;
+  };
+  double Decayed(const Entry& e, double at) const {
+    return e.score * std::exp2(-std::max(0.0, at - e.scored) / half_life_);
+  }
+
+  size_t limit_;
+  double half_life_, advantage_;
+  std::unordered_map<Key, Entry, Hash> entries_;
 };
 
 }  // namespace pgwarden

@@ -92,5 +92,33 @@ TEST(AccumulatorsTest, HeldFirstIncreasesCountAtTheNextTime) {
   EXPECT_EQ(*s.Find("counted"), (Sums::Values{6, 8}));
 }
 
+TEST(TopNTest, KeepsTheMostActiveAndAMemberHoldsAgainstANearTie) {
+  using Top = TopN<std::string>;
+  Top top(2, /*half_life_seconds=*/10);
+  top.Score("a", 10, 0);
+  top.Score("b", 5, 0);
+  top.Score("c", 1, 0);
+  top.Choose(0);
+  EXPECT_EQ(top.PlaceOf("a"), Top::Place::kJoins);
+  EXPECT_EQ(top.PlaceOf("b"), Top::Place::kJoins);
+  EXPECT_EQ(top.PlaceOf("c"), Top::Place::kOut);
+  // c overtakes b, but by less than a member's 25% advantage.
+  top.Score("c", 5, 0);
+  top.Choose(0);
+  EXPECT_EQ(top.PlaceOf("b"), Top::Place::kIn);
+  EXPECT_EQ(top.PlaceOf("c"), Top::Place::kOut);
+  // By more: c joins, b leaves.
+  top.Score("c", 2, 0);
+  top.Choose(0);
+  EXPECT_EQ(top.PlaceOf("c"), Top::Place::kJoins);
+  EXPECT_EQ(top.PlaceOf("b"), Top::Place::kOut);
+  // Activity decays: ten half-lives later a fresh key beats old a.
+  top.Score("d", 1, 100);
+  top.Choose(100);
+  EXPECT_NE(top.PlaceOf("d"), Top::Place::kOut);
+  EXPECT_EQ(top.ForgetScoredBefore(50), 3u);  // a, b and c
+  EXPECT_EQ(top.size(), 1u);
+}
+
 }  // namespace
 }  // namespace pgwarden::testing
