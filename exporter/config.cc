@@ -53,6 +53,38 @@ Dsn LoadDsn(std::string& text, SessionSettings& session) {
   return WithSessionSettings(Dsn::Parse(text), session);
 }
 
+// --sample_interval: "1s", "500ms", "2" (seconds); 0 is off, else in
+// [0.1 s, 60 s].
+SamplerOptions LoadSamplerOptions() {
+  std::string text = Trim(FLAGS_sample_interval);
+  double scale = 1;
+  if (text.size() > 2 && text.compare(text.size() - 2, 2, "ms") == 0) {
+    scale = 0.001;
+    text.resize(text.size() - 2);
+  } else if (text.size() > 1 && text.back() == 's') {
+    text.pop_back();
+  }
+  const auto seconds = ParseFiniteDouble(text);
+  if (!seconds || *seconds < 0 ||
+      (*seconds != 0 && (*seconds * scale < 0.1 || *seconds * scale > 60))) {
+    throw std::invalid_argument("--sample_interval: \"" +
+                                FLAGS_sample_interval +
+                                "\" is not 0 or a duration in [100ms, 60s]");
+  }
+  Require(FLAGS_sample_blockers_limit >= 0 &&
+              FLAGS_sample_blockers_limit <= 10000 &&
+              FLAGS_sample_queries_limit >= 0 &&
+              FLAGS_sample_queries_limit <= 10000,
+          "--sample_blockers_limit and --sample_queries_limit must be in "
+          "[0, 10000]");
+  SamplerOptions o;
+  o.interval = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(*seconds * scale));
+  o.limits.blockers = static_cast<size_t>(FLAGS_sample_blockers_limit);
+  o.limits.queries = static_cast<size_t>(FLAGS_sample_queries_limit);
+  return o;
+}
+
 CollectorOptions LoadCollectorOptions() {
   CollectorOptions o;
   o.long_running_thresholds_seconds =
@@ -210,7 +242,14 @@ Config LoadConfig() {
   Require(FLAGS_max_database_connections >= 1 &&
               FLAGS_max_database_connections <= 100,
           "--max_database_connections must be in [1, 100]");
-  c.target.databases.max_connections = FLAGS_max_database_connections;
+  c.target.sampler = LoadSamplerOptions();
+  const bool sampling = c.target.sampler.interval > Clock::duration::zero();
+  Require(!sampling || FLAGS_max_database_connections >= 2,
+          "--max_database_connections=1 leaves no connection for the activity "
+          "sampler: raise it to 2 or set --sample_interval=0");
+  // The sampler's connection counts toward the limit.
+  c.target.databases.max_connections =
+      FLAGS_max_database_connections - (sampling ? 1 : 0);
   c.target.databases.include = SplitList(FLAGS_include_databases);
   c.target.databases.exclude = SplitList(FLAGS_exclude_databases);
   if (!FLAGS_extend_query_path.empty()) {

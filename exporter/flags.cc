@@ -112,6 +112,16 @@ PGWARDEN_FLAG(int32, max_database_connections, 5,
               "Most connections pgwarden holds to the server, the main one "
               "included; per-database collectors rotate through more databases "
               "than that (1: the connected database only).");
+PGWARDEN_FLAG(string, sample_interval, "1s",
+              "Activity sampler: time between samples of pg_stat_activity on "
+              "its own connection (one more per target), e.g. '1s', '500ms' "
+              "(0: off). Feeds pg_wait_event_seconds_total and friends.");
+PGWARDEN_FLAG(int32, sample_blockers_limit, 20,
+              "Activity sampler: root blockers' (datname, role, application) "
+              "in pg_blocking_seconds_total by name; the rest as \"other\".");
+PGWARDEN_FLAG(int32, sample_queries_limit, 50,
+              "Activity sampler: query ids in pg_query_active_seconds_total "
+              "by id; the rest as queryid=\"other\".");
 PGWARDEN_FLAG(string, extend_query_path, "",
               "postgres_exporter queries.yaml file of custom queries (see "
               "README); a broken file stops start-up.");

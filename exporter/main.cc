@@ -55,6 +55,13 @@ std::unique_ptr<Target> NewTarget(const Config& config, const Dsn& dsn,
     other.Set("dbname", dbname);
     return NewPostgresDatabase(other);
   };
+  // The sampler's session is told apart in pg_stat_activity by its
+  // application_name: "<the scrape's>_sampler".
+  options.sampler.open = [dsn] {
+    Dsn sampler = dsn;
+    sampler.Set("application_name", dsn.Get("application_name") + "_sampler");
+    return NewPostgresDatabase(sampler);
+  };
   return std::make_unique<Target>(dsn.Redacted(), NewPostgresDatabase(dsn),
                                   AllCollectors(config), std::move(options));
 }

@@ -38,6 +38,10 @@ struct Target::Runtime {
         database(std::move(db)),
         pool(std::move(options.databases)),
         process_metrics(options.process_metrics) {
+    if (options.sampler.open &&
+        options.sampler.interval > Clock::duration::zero()) {
+      sampler = std::make_unique<Sampler>(name, std::move(options.sampler));
+    }
     for (auto& c : collectors) {
       const auto it = options.min_interval_seconds.find(std::string(c->Name()));
       const double interval =
@@ -70,6 +74,7 @@ struct Target::Runtime {
   std::vector<CollectorSlot> slots;
   DatabasePool pool;
   const bool process_metrics;
+  std::unique_ptr<Sampler> sampler;  // thread-safe; null when off
 
   mutable std::mutex mu;  // guards everything below
   std::condition_variable idle;
@@ -215,6 +220,10 @@ Exposition Target::Scrape(Clock::time_point deadline) {
   Exposition out;
   for (const Outcome& o : snapshot.outcomes) {
     if (o.families) out.parts.push_back(o.families);
+  }
+  if (runtime_->sampler) {
+    out.parts.push_back(
+        std::make_shared<const Families>(runtime_->sampler->Collect()));
   }
   out.parts.push_back(std::make_shared<const Families>(
       SelfMetrics(snapshot, runtime_->collector_names, counters,

@@ -10,6 +10,7 @@
 #include "exporter/database.h"
 #include "exporter/database_pool.h"
 #include "exporter/metrics.h"
+#include "exporter/sampler.h"
 
 namespace pgwarden {
 
@@ -46,12 +47,16 @@ struct TargetOptions {
   // process' own target; no for /probe targets, which are many and whose
   // memory would grow by their whole output each.
   bool remember_every_result = true;
+  // The activity sampler: its own connection (sampler.open) and thread,
+  // sampling every sampler.interval; its families join every answer. Off
+  // without `open` or with a zero interval.
+  SamplerOptions sampler;
 };
 
 // One monitored server and everything pgwarden keeps for it: its
 // connections (the main one and the per-database pool), its collectors and
-// their memos, single-flight, and its counters. A process may hold many;
-// nothing here is shared between targets.
+// their memos, single-flight, its counters and its activity sampler. A process
+// may hold many; nothing here is shared between targets.
 //
 // Thread-safe: concurrent Scrape() calls share one in-flight collection, so
 // the database sees one round of queries however many clients scrape at

@@ -17,6 +17,7 @@ STAGE_TABLE="\
 lint         clang-format, include layers, alert/recording rules (promtool), Alertmanager routing (amtool), dashboards, deployment files
 unit         unit tests (no server)
 integration  integration suite against PostgreSQL 15; a streaming standby
+sampler      the activity sampler on PostgreSQL 15: 30 lock waits, pg_sleep and CPU time against the clock, 15 s snapshots beside it
 e2e          the binary over HTTP: exposition, errors, exit codes, postgres_exporter compatibility
 web          the front door: hostile clients, TLS, client certificates, basic auth, rate limit, reloads, Prometheus over TLS, postgres_exporter's flags
 probe        /probe: three servers, 400/403, password file, one connection per target, frozen target, SIGHUP, LRU and idle close; Prometheus over two hashmod replicas
@@ -131,6 +132,11 @@ stage_integration() {
   logged integration 'tests (passed|failed)' ctest --test-dir build/ci --output-on-failure \
     --timeout 600 -L integration
   logged replica '^replica:' tests/integration/replica.sh build/ci/pgwarden
+}
+
+stage_sampler() {
+  build_ci pgwarden
+  logged sampler '^sampler:' tests/integration/sampler.sh build/ci/pgwarden
 }
 
 stage_e2e() {

@@ -4,6 +4,7 @@
 
 #include "collectors/collector.h"
 #include "exporter/basic_auth.h"
+#include "exporter/samples.h"
 #include "exporter/text.h"
 #include "tests/test_util.h"
 
@@ -53,6 +54,47 @@ void BM_ParseActivity(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ParseActivity)->Arg(10)->Arg(100)->Arg(1000);
+
+// One activity sample of `sessions` non-idle sessions (a third active, a
+// third waiting on a lock held by the one before, the rest idle in
+// transaction) parsed and added to the counters, as the sampler does each
+// second; Collect() once per 15 samples, as a 15 s scrape would.
+void BM_ActivitySample(benchmark::State& state) {
+  const int sessions = static_cast<int>(state.range(0));
+  std::vector<std::vector<std::string>> cells;
+  for (int i = 0; i < sessions; ++i) {
+    const int kind = i % 3;
+    cells.push_back(
+        {"1700000000", std::to_string(1000 + i), "1699990000",
+         kind == 0   ? "active"
+         : kind == 1 ? "active"
+                     : "idle in transaction",
+         kind == 0   ? ""
+         : kind == 1 ? "Lock"
+                     : "Client",
+         kind == 0   ? ""
+         : kind == 1 ? "transactionid"
+                     : "ClientRead",
+         "db" + std::to_string(i % 5), "user" + std::to_string(i % 7),
+         "app" + std::to_string(i % 40), std::to_string(i % 200 + 1),
+         kind == 1 ? std::to_string(999 + i) : "", "\\N"});
+  }
+  const Rows rows = testing::MakeRows(
+      {"sampled_at", "pid", "backend_start", "state", "wait_event_type",
+       "wait_event", "datname", "usename", "application_name", "query_id",
+       "blockers", "waitstart"},
+      cells);
+  ActivityCounters counters(1, {});
+  double at = 1700000000;
+  int n = 0;
+  for (auto _ : state) {
+    ActivitySample sample = ParseActivitySample(rows);
+    sample.at = at += 1;
+    counters.Add(sample);
+    if (++n % 15 == 0) benchmark::DoNotOptimize(counters.Collect());
+  }
+}
+BENCHMARK(BM_ActivitySample)->Arg(10)->Arg(100)->Arg(1000);
 
 void BM_ParseSettings(benchmark::State& state) {
   auto c = testing::NewCollector("settings");

@@ -81,12 +81,42 @@ TEST(LoadConfigTest, DatabaseListsAndLimits) {
   EXPECT_EQ(c.target.databases.include,
             (std::vector<std::string>{"app", "billing"}));
   EXPECT_EQ(c.target.databases.exclude, (std::vector<std::string>{"scratch"}));
-  EXPECT_EQ(c.target.databases.max_connections, 3);
+  // The activity sampler's connection counts toward the limit.
+  EXPECT_EQ(c.target.databases.max_connections, 2);
   EXPECT_EQ(c.collector_options.relation_limit, 20);
   FLAGS_max_database_connections = 0;
   EXPECT_THROW(LoadConfig(), std::invalid_argument);
   FLAGS_max_database_connections = 3;
   FLAGS_relation_limit = 0;
+  EXPECT_THROW(LoadConfig(), std::invalid_argument);
+}
+
+TEST(LoadConfigTest, SampleInterval) {
+  gflags::FlagSaver saver;
+  FLAGS_dsn = "host=h";
+  const auto interval = [] {
+    return std::chrono::duration<double>(LoadConfig().target.sampler.interval)
+        .count();
+  };
+  EXPECT_EQ(interval(), 1);  // the default, "1s"
+  for (const auto& [text, seconds] :
+       std::vector<std::pair<std::string, double>>{
+           {"500ms", 0.5}, {"2", 2}, {"2.5s", 2.5}, {"0", 0}, {" 60s ", 60}}) {
+    FLAGS_sample_interval = text;
+    EXPECT_DOUBLE_EQ(interval(), seconds) << text;
+  }
+  for (const char* bad :
+       {"", "s", "ms", "-1s", "50ms", "61s", "1m", "fast", "nan", "1e400"}) {
+    FLAGS_sample_interval = bad;
+    EXPECT_THROW(LoadConfig(), std::invalid_argument) << bad;
+  }
+  // One connection in all leaves none for the sampler, unless it is off.
+  FLAGS_sample_interval = "1s";
+  FLAGS_max_database_connections = 1;
+  EXPECT_THROW(LoadConfig(), std::invalid_argument);
+  FLAGS_sample_interval = "0";
+  EXPECT_EQ(LoadConfig().target.databases.max_connections, 1);
+  FLAGS_sample_blockers_limit = -1;
   EXPECT_THROW(LoadConfig(), std::invalid_argument);
 }
 

@@ -16,8 +16,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 LAYERS = {
     "base": {"counters", "database", "dsn", "log", "metrics", "process_metrics", "rows",
              "server_info", "strings", "text"},
-    "engine": {"collection", "collection_plan", "database_pool", "self_metrics",
-               "target"},
+    "engine": {"collection", "collection_plan", "database_pool", "sampler",
+               "samples", "self_metrics", "target"},
     "postgres": {"pg_connection", "session"},
     "web": {"basic_auth", "probe_config", "tls", "web_access", "web_config"},
     "fleet": {"probe"},
