@@ -65,10 +65,13 @@ def target(expr, legend="", instant=False, ref="A"):
     return t
 
 
-def timeseries(title, targets, unit="short", description=""):
+def timeseries(title, targets, unit="short", description="", stacked=False):
+    custom = {"fillOpacity": 10}
+    if stacked:
+        custom = {"fillOpacity": 60, "stacking": {"mode": "normal", "group": "A"}}
     return {"type": "timeseries", "title": title, "description": description,
             "targets": targets,
-            "fieldConfig": {"defaults": {"unit": unit, "custom": {"fillOpacity": 10}},
+            "fieldConfig": {"defaults": {"unit": unit, "custom": custom},
                             "overrides": []},
             "options": {"legend": {"displayMode": "list", "placement": "bottom"},
                         "tooltip": {"mode": "multi"}}}
@@ -90,6 +93,16 @@ def table(title, targets, description="", transformations=None, unit="short"):
             "transformations": transformations or [],
             "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
             "options": {"showHeader": True}}
+
+
+def heatmap(title, expr, description=""):
+    t = target(expr, "{{le}}")
+    t["format"] = "heatmap"
+    return {"type": "heatmap", "title": title, "description": description, "targets": [t],
+            "options": {"calculate": False, "cellGap": 1,
+                        "color": {"mode": "scheme", "scheme": "Oranges", "steps": 64},
+                        "yAxis": {"unit": "s"}, "rowsFrame": {"layout": "auto"},
+                        "tooltip": {"show": True, "yHistogram": True}}}
 
 
 RED_AT_1 = [{"color": "green", "value": None}, {"color": "red", "value": 1}]
@@ -183,6 +196,43 @@ def activity():
     L.add(timeseries("Sessions by wait event type",
                      [target(f"sum by (wait_event_type) (pg_stat_activity_count{{{SELDB},wait_event_type!=\"\"}})",
                              "{{wait_event_type}}")]), 24, 8)
+    L.row("Between the scrapes (the activity sampler, one sample a second)")
+    L.add(timeseries("Session time by wait event type (average active sessions)",
+                     [target(f"sum by (wait_event_type) (rate(pg_wait_event_seconds_total{{{SELDB}}}[$__rate_interval]))",
+                             "{{wait_event_type}}")], stacked=True,
+                     description="Sampled every second: sessions at work on average, by what they "
+                                 "waited on. CPU: active and waiting on nothing (on CPU or not "
+                                 "instrumented)."), 12, 9)
+    L.add(timeseries("Top wait events",
+                     [target(f"topk(10, sum by (wait_event_type, wait_event) (rate(pg_wait_event_seconds_total{{{SELDB},wait_event_type!=\"CPU\"}}[$__rate_interval])))",
+                             "{{wait_event_type}}/{{wait_event}}")],
+                     description="Average sessions waiting on each event."), 12, 9)
+    L.add(table("Top blockers by time (dashboard range)",
+                [target(f"topk(10, sum by (instance, datname, usename, application_name) (increase(pg_blocking_seconds_total{{{SELDB}}}[$__range])))",
+                        instant=True)], unit="s",
+                description="Session time others spent blocked, credited to the root blocker's "
+                            "role and application; \"other\" past --sample_blockers_limit.",
+                transformations=[{"id": "organize", "options": {
+                    "excludeByName": {"Time": True},
+                    "renameByName": {"Value": "others waited"}}}]), 12, 9)
+    L.add(heatmap("Lock waits by duration",
+                  f"sum by (le) (increase(pg_lock_wait_duration_seconds_bucket{{{SELDB}}}[$__rate_interval]))",
+                  description="Every lock wait the sampler saw end, by its length."), 12, 9)
+    L.add(timeseries("Sessions blocked (sampled)",
+                     [target(f"sum by (datname) (rate(pg_blocked_seconds_total{{{SELDB}}}[$__rate_interval]))",
+                             "{{datname}}")],
+                     description="Average sessions waiting on another's lock, seen every second."),
+          12, 8)
+    L.add(table("Active time by query (with pg_stat_statements' text)",
+                [target(f"topk(10, sum by (instance, datname, queryid) (rate(pg_query_active_seconds_total{{{SELDB},queryid!=\"other\"}}[$__rate_interval])))"
+                        f" * on (instance, queryid) group_left (query) max by (instance, queryid, query) (pg_stat_statements_query_id{{{SEL}}})"
+                        f" or on (instance, datname, queryid) topk(10, sum by (instance, datname, queryid) (rate(pg_query_active_seconds_total{{{SELDB}}}[$__rate_interval])))",
+                        instant=True)],
+                description="Average sessions running each query id (PostgreSQL 14+), with its "
+                            "text where stat_statements emits it (--stat_statements_include_query).",
+                transformations=[{"id": "organize", "options": {
+                    "excludeByName": {"Time": True},
+                    "renameByName": {"Value": "active sessions"}}}]), 12, 8)
     return "pgwarden-activity", "PostgreSQL activity and blocking (pgwarden)", L.panels
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pgwarden demo: builds pgwarden, starts a throwaway PostgreSQL 15 with a
 # small live workload (pgbench at a low rate, a long-running report query,
-# a session holding a row lock with a blocked chain behind it), runs
+# a session holding a row lock with a blocked chain behind it, and 3 s lock
+# storms every 20 s that only the activity sampler sees), runs
 # pgwarden against it, and Prometheus + Alertmanager with the shipped rules
 # (demo thresholds: seconds instead of minutes) delivering to a local
 # webhook receiver, and shows where to look. Ctrl-C stops everything.
@@ -106,6 +107,20 @@ PROMETHEUS_PORT=$DEMO_PROMETHEUS_PORT ALERTMANAGER_PORT=$DEMO_ALERTMANAGER_PORT 
   WEBHOOK_PORT=$DEMO_WEBHOOK_PORT STACK_HOST="" WEBHOOK_SECONDS=86400 \
   start_alerting_stack "127.0.0.1:$PGWARDEN_PORT" 5s \
   --for 5s --long-running 10 --blocked-wait 5 --idle 20 --lock-wait 20
+# Lock storms too short for a 15 s scrape to see: every 20 s a
+# "reconcile" job holds ledger row 2 for 3 s while a "checkout" waits on it.
+# Only the activity sampler (one sample a second) counts them.
+STORMS=$((PGBENCH_SECONDS / 20 + 1))
+((STORMS > 4320)) && STORMS=4320
+spawn /dev/null bash -c "for i in \$(seq 1 $STORMS); do
+  PGAPPNAME=reconcile timeout 30 psql -X -q -h 127.0.0.1 -p $DEMO_PG_PORT -U postgres -d shop \\
+    -c 'BEGIN' -c 'UPDATE ledger SET balance = balance WHERE id = 2' -c 'SELECT pg_sleep(3)' -c 'COMMIT' &
+  sleep 0.3
+  PGAPPNAME=checkout timeout 30 psql -X -q -h 127.0.0.1 -p $DEMO_PG_PORT -U postgres -d shop \\
+    -c 'UPDATE ledger SET balance = balance WHERE id = 2'
+  wait
+  sleep 17
+done"
 
 show() {
   curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" |
@@ -145,6 +160,13 @@ Look for:
   curl -s localhost:$PGWARDEN_PORT/metrics | grep '^pg_stat_statements_seconds_total'
   and in Prometheus: topk(5, statement:pg_stat_statements_time_share:ratio_rate5m)
 
+Between the scrapes (the activity sampler, one sample a second on its own
+connection): every 20 s a 3 s lock storm that a 15 s scrape mostly misses.
+  curl -s localhost:$PGWARDEN_PORT/metrics | grep -E '^pg_(lock_wait_duration|blocking_seconds|wait_event_seconds)'
+  pg_lock_wait_duration_seconds counts every storm's wait; pg_blocking_seconds_total
+  credits the waiting to "reconcile" and "billing-batch"; in Prometheus:
+  sum by (wait_event_type) (rate(pg_wait_event_seconds_total[1m]))
+
 Right now:
 MSG
 show
@@ -157,7 +179,9 @@ if [[ $DEMO_CHECK == 1 ]]; then
        grep -q '^pg_blocking_session_info{.*application_name="billing-batch".*} 2$' <<<"$m" &&
        grep -qx 'pg_long_running_queries{datname="shop",threshold_seconds="10"} 1' <<<"$m" &&
        grep -q '^pg_stat_statements_calls_total{user="postgres",datname="shop",queryid="other"} ' <<<"$m" &&
-       grep -q '^pg_stat_statements_deallocations_total ' <<<"$m"; then
+       grep -q '^pg_stat_statements_deallocations_total ' <<<"$m" &&
+       grep -qE '^pg_lock_wait_duration_seconds_count\{datname="shop"\} [1-9]' <<<"$m" &&
+       grep -qE '^pg_blocking_seconds_total\{datname="shop",usename="postgres",application_name="reconcile"\} [1-9]' <<<"$m"; then
       ok=1
       break
     fi
@@ -167,7 +191,7 @@ if [[ $DEMO_CHECK == 1 ]]; then
   echo "After the long-running threshold:"
   show
   if [[ $ok != 1 ]]; then
-    echo "demo check FAILED: blocked chain, long-running query or statements not visible" >&2
+    echo "demo check FAILED: blocked chain, long-running query, statements or sampled lock waits not visible" >&2
     exit 1
   fi
   paged=0
@@ -184,7 +208,8 @@ if [[ $DEMO_CHECK == 1 ]]; then
   fi
   probe_url="http://127.0.0.1:$PGWARDEN_PORT/probe?target=localhost:$DEMO_PG_PORT/shop&auth_module=demo"
   probed=$(curl -fsS "$probe_url")
-  if ! grep -qx 'pg_up 1' <<<"$probed" || ! grep -qx 'pg_blocked_sessions{datname="shop"} 2' <<<"$probed"; then
+  # 2 blocked by billing-batch, 3 while a lock storm's checkout waits too.
+  if ! grep -qx 'pg_up 1' <<<"$probed" || ! grep -qxE 'pg_blocked_sessions\{datname="shop"\} [23]' <<<"$probed"; then
     echo "demo check FAILED: /probe of the demo server does not show it" >&2
     exit 1
   fi

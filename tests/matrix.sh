@@ -15,6 +15,33 @@ harness_init matrix
 MAJORS=${PGWARDEN_PG_MAJORS:-12 13 14 15 16 17 18}
 RESULTS=$BUILD/compat
 rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+# sampled_lock_wait DSN: a 2 s lock wait while the activity sampler runs;
+# then a scrape, so the next shows what the first showed at 0.
+sampled_lock_wait() {
+  psql "$1" -qc "CREATE TABLE IF NOT EXISTS matrix_lock (id int)"
+  timeout 30 psql "$1" -qc "BEGIN" -c "LOCK TABLE matrix_lock" -c "SELECT pg_sleep(2.5)" \
+    -c "COMMIT" >/dev/null &
+  local holder=$!
+  sleep 0.3
+  timeout 30 psql "$1" -qc "SELECT count(*) FROM matrix_lock" >/dev/null
+  wait "$holder"
+  sleep 1.5
+  curl -fsS "$PGWARDEN_URL/metrics" >/dev/null
+  sleep 1.1
+}
+# sampler_saw MAJOR FILE: the sampler counted the lock wait, the holder's
+# pg_sleep, and (14+) active time by query id.
+sampler_saw() {
+  local major=$1 file=$2 ok=0
+  grep -qE '^pg_lock_wait_duration_seconds_count\{datname="postgres"\} [1-9]' "$file" || ok=1
+  grep -qE '^pg_wait_event_seconds_total\{datname="postgres",wait_event_type="Timeout",wait_event="PgSleep"\} [1-9]' "$file" || ok=1
+  grep -qE '^pg_blocked_seconds_total\{datname="postgres"\} [1-9]' "$file" || ok=1
+  if ((major >= 14)); then
+    grep -qE '^pg_query_active_seconds_total\{datname="postgres",queryid="-?[0-9]+"\} [0-9.]*[1-9]' "$file" || ok=1
+  fi
+  ((ok == 0)) || echo "PostgreSQL $major: the activity sampler missed the lock wait or pg_sleep"
+  return $ok
+}
 # One major: a fresh cluster, the suite, a scrape. Failures are appended to
 # $RESULTS/failed, output to $WORK/major-MAJOR.out.
 run_major() {
@@ -36,9 +63,11 @@ run_major() {
     echo "$major (integration)" >>"$RESULTS/failed"
   fi
   grep -E "^\[  (PASSED|FAILED)" "$WORK/it-$major.log" || true
-  if start_pgwarden "pgwarden-$major" "$BUILD/pgwarden" --dsn "$dsn" &&
+  if start_pgwarden "pgwarden-$major" "$BUILD/pgwarden" --dsn "$dsn dbname=postgres" &&
+     sampled_lock_wait "$dsn dbname=postgres" &&
      curl -fsS "$PGWARDEN_URL/metrics" -o "$RESULTS/$major.metrics"; then
     promtool check metrics <"$RESULTS/$major.metrics" || echo "$major (promtool)" >>"$RESULTS/failed"
+    sampler_saw "$major" "$RESULTS/$major.metrics" || echo "$major (sampler)" >>"$RESULTS/failed"
   else
     echo "$major (scrape)" >>"$RESULTS/failed"
   fi

@@ -8,7 +8,8 @@
 # /probe: one process per target, FLEET_PE_PROCESSES of them, default 10).
 # Prints CPU per probe or scrape, resident memory, connections held and
 # p50/p99 scrape time (Prometheus' scrape_duration_seconds) per side.
-# Every pgwarden runs with --max_database_connections=1: each target is a
+# Every pgwarden runs with --max_database_connections=1 and without the
+# activity sampler (postgres_exporter has none): each target is a
 # database, so its per-database collectors read that database only.
 # Usage: fleet_bench.sh [PATH_TO_PGWARDEN]   (default: a Release build)
 set -euo pipefail
@@ -54,10 +55,10 @@ N=${#TARGETS[@]}
   echo "allowed_targets:"
   for port in "${PORTS[@]}"; do echo "  - \"127.0.0.1:$port\""; done
 } >"$WORK/probe.yml"
-start_pgwarden fleet "$PGWARDEN_BIN" --config.file="$WORK/probe.yml" --max_database_connections=1
+start_pgwarden fleet "$PGWARDEN_BIN" --config.file="$WORK/probe.yml" --max_database_connections=1 --sample_interval=0
 FLEET_PORT=$PGWARDEN_PORT
 FLEET_PID=$PGWARDEN_PID
-start_pgwarden single "$PGWARDEN_BIN" --max_database_connections=1 \
+start_pgwarden single "$PGWARDEN_BIN" --max_database_connections=1 --sample_interval=0 \
   --dsn "host=127.0.0.1 port=${PORTS[0]} dbname=d1 user=fleet_single"
 SINGLE_PORT=$PGWARDEN_PORT
 SINGLE_PID=$PGWARDEN_PID

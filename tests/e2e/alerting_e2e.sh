@@ -64,6 +64,15 @@ SQL
 spawn /dev/null bash -c "for i in \$(seq 1 150); do
   psql -X -At '$DSN' -f '$WORK/view.sql' >>'$WORK/view.tsv'; sleep 1; done"
 
+# A lock wait that comes and goes (1.5 s), for the sampler's lock-wait
+# histogram and its dashboard heatmap.
+timeout 30 "${PSQL[@]}" -c "BEGIN" -c "UPDATE accounts SET balance = balance WHERE id = 10" \
+  -c "SELECT pg_sleep(1.5)" -c "COMMIT" &
+BRIEF_HOLDER=$!
+sleep 0.2
+timeout 30 "${PSQL[@]}" -c "UPDATE accounts SET balance = balance WHERE id = 10"
+wait "$BRIEF_HOLDER"
+
 # The situation: a 5-minute report, and a session idle in its transaction
 # holding a row lock with two sessions queued behind it.
 PGAPPNAME=e2e-report spawn "$WORK/report.log" "${PSQL[@]}" -c "SELECT pg_sleep(300)"

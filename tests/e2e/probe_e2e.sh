@@ -42,9 +42,17 @@ done
 # A asks prober for its password (scram); B trusts everyone.
 sed -i "1i host all prober 127.0.0.1/32 scram-sha-256" "$WORK/a/data/pg_hba.conf"
 psql -X -q "host=127.0.0.1 port=$A user=postgres dbname=postgres" -c "SELECT pg_reload_conf()"
-sessions() {  # sessions PORT [DATNAME]: prober's sessions on that server
+# sessions PORT [DATNAME]: prober's scrape sessions on that server (each
+# target also has its activity sampler's, counted by sampler_sessions).
+sessions() {
   psql -X -At "host=127.0.0.1 port=$1 user=postgres dbname=postgres" -c \
-    "SELECT count(*) FROM pg_stat_activity WHERE usename = 'prober'${2:+ AND datname = '$2'}"
+    "SELECT count(*) FROM pg_stat_activity WHERE usename = 'prober'
+       AND application_name NOT LIKE '%\_sampler'${2:+ AND datname = '$2'}"
+}
+sampler_sessions() {
+  psql -X -At "host=127.0.0.1 port=$1 user=postgres dbname=postgres" -c \
+    "SELECT count(*) FROM pg_stat_activity WHERE usename = 'prober'
+       AND application_name LIKE '%\_sampler'${2:+ AND datname = '$2'}"
 }
 
 # --- the configuration ------------------------------------------------------------
@@ -131,6 +139,8 @@ probe "postgresql://127.0.0.1:$B/postgres" >"$WORK/b20.txt"
 one_session() { [[ $(sessions "$1") == 1 ]]; }
 check "20 probes of A: one session of prober on A" wait_until 5 one_session "$A"
 check "20 probes of B: one session of prober on B" wait_until 5 one_session "$B"
+one_sampler() { [[ $(sampler_sessions "$1") == 1 ]]; }
+check "and one activity sampler session each" wait_until 5 one_sampler "$A"
 check "and B's runtime opened one connection" \
   [ "$(metric "$WORK/b20.txt" pgwarden_connections_opened_total)" == 1 ]
 curl -fsS "$URL/metrics" >"$WORK/own.txt"
@@ -198,10 +208,14 @@ db2_closed() { [[ $(sessions "$A" db2) == 0 ]]; }
 check "a third target closes the least recently probed (db2)" wait_until 5 db2_closed
 kept() {
   [[ $(psql -X -At "host=127.0.0.1 port=$A user=postgres dbname=postgres" -c "SELECT
-    string_agg(datname, ',' ORDER BY datname) FROM pg_stat_activity WHERE usename = 'prober'") == db1,db3 ]]
+    string_agg(datname, ',' ORDER BY datname) FROM pg_stat_activity WHERE usename = 'prober'
+      AND application_name NOT LIKE '%\_sampler'") == db1,db3 ]]
 }
 check "and keeps db1 and db3" wait_until 5 kept
-idle_closed() { [[ $(sessions "$A" db1) == 0 && $(sessions "$A" db3) == 0 ]]; }
+idle_closed() {
+  [[ $(sessions "$A" db1) == 0 && $(sessions "$A" db3) == 0 &&
+     $(sampler_sessions "$A" db1) == 0 && $(sampler_sessions "$A" db3) == 0 ]]
+}
 check "idle targets are closed after --probe.idle_timeout" wait_until 10 idle_closed
 curl -fsS "$URL/metrics" >"$WORK/lru.txt"
 check "closes counted by reason" \

@@ -52,12 +52,16 @@ pg_restart_after_stop() {
 # short connect timeout; its counters start from zero.
 watch_target() {
   CONNS=0
+  SAMPLES=0
+  TICKS=0
   start_pgwarden "$1" "$BIN" --scrape_timeout=$DEADLINE --connect_timeout=2 --dsn "$2"
 }
 
 # scrape: one GET; sets UP (1/0/"x"), OK (all collectors 1: 1/0), LAT_MS.
 MAX_LAT=0
 CONNS=0
+SAMPLES=0
+TICKS=0
 scrape() {
   local t0 out
   t0=$(now)
@@ -66,6 +70,11 @@ scrape() {
   if (( LAT_MS > MAX_LAT )); then MAX_LAT=$LAT_MS; fi
   UP=$(grep -oP '^pg_up \K[01]' <<<"$out" || echo x)
   CONNS=$(grep -oP '^pgwarden_connections_opened_total \K[0-9]+' <<<"$out" || echo "$CONNS")
+  # The activity sampler: samples taken, and ticks (taken, failed or skipped).
+  if [[ -n $out ]]; then
+    SAMPLES=$(grep -oP '^pgwarden_sampler_samples_total \K[0-9]+' <<<"$out" || echo "$SAMPLES")
+    TICKS=$(awk '/^pgwarden_sampler_(samples|errors|missed)_total /{s += $2} END {print s + 0}' <<<"$out")
+  fi
   if [[ $UP == 1 ]] && ! grep -q '^pg_scrape_collector_success{.*} 0$' <<<"$out"; then OK=1; else OK=0; fi
 }
 
@@ -93,7 +102,7 @@ fault() {
     wait_for '[[ $OK == 1 ]]' 30 || echo "$name: not healthy before the fault" >&2
   fi
   MAX_LAT=0
-  local conns_before=$CONNS
+  local conns_before=$CONNS ticks_before=$TICKS
   t0=$(now)
   eval "$inject"
   wait_for "$detect" 20 "$t0" || true
@@ -101,11 +110,20 @@ fault() {
   eval "$fix"
   wait_for '[[ $OK == 1 ]]' 60 || true
   up=$WAITED
+  # The sampler kept its one-second schedule through the fault (a tick per
+  # second, taken, failed or skipped) and samples again by itself.
+  local ticks elapsed samples=$SAMPLES sampler=ok
+  wait_for "(( SAMPLES > $samples ))" 5 || sampler="FAILED (did not resume)"
+  ticks=$((TICKS - ticks_before))
+  elapsed=$(since "$t0")
+  awk -v n=$ticks -v s="$elapsed" 'BEGIN {exit !(n < 0.7 * s - 1.5 || n > 1.3 * s + 1.5)}' &&
+    sampler="FAILED (off schedule)"
   local verdict=ok
   [[ $down == never || $up == never ]] && verdict=FAILED
   (( MAX_LAT > LIMIT_MS )) && verdict="FAILED (slow answer)"
+  [[ $sampler != ok ]] && verdict="FAILED (sampler)"
   [[ $verdict != ok ]] && failures=$((failures + 1))
-  ROWS+=("| $name | $down | $up | $MAX_LAT | $((CONNS - conns_before)) | $verdict |")
+  ROWS+=("| $name | $down | $up | $MAX_LAT | $((CONNS - conns_before)) | $ticks in ${elapsed} s, $sampler | $verdict |")
 }
 
 watch_target main "host=127.0.0.1 port=$PORT dbname=postgres user=mon"
@@ -146,7 +164,7 @@ grep -q "canceling statement due to user request" "$WORK/main.log" ||
   { echo "the cancelled query was not reported" >&2; failures=$((failures + 1)); }
 printf '\\sleep 60 s\n' >"$WORK/idle.sql"
 fault "server at max_connections, pgwarden must reconnect" "$DOWN" \
-  '"${ADMIN[@]}" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '"'"'pgwarden'"'"'" >/dev/null;
+  '"${ADMIN[@]}" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE '"'"'pgwarden%'"'"'" >/dev/null;
    spawn /dev/null "$PG_BIN/pgbench" -n -c 17 -t 1 -f "$WORK/idle.sql" -h 127.0.0.1 -p $PORT -U filler postgres; FILLER=$SPAWNED' \
   'stop $FILLER'
 pile=$("${ADMIN[@]}" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarden'")
@@ -174,7 +192,7 @@ config_fault() {
   wait_for "$DOWN" 10 || true
   local verdict=ok
   [[ $WAITED != never ]] || { verdict=FAILED; failures=$((failures + 1)); }
-  ROWS+=("| $1 | $WAITED | n/a (a config change) | $MAX_LAT | 0 | $verdict |")
+  ROWS+=("| $1 | $WAITED | n/a (a config change) | $MAX_LAT | 0 | n/a | $verdict |")
   stop "$PGWARDEN_PID"
 }
 config_fault "wrong port (nothing listening)" \
@@ -190,8 +208,8 @@ fi
 echo
 echo "Faults (pgwarden deadline ${DEADLINE}s, one scrape every 0.2 s; times in seconds):"
 echo
-echo "| fault | until pg_up 0 / collectors 0 | recovery after the fix | slowest answer ms | reconnects | verdict |"
-echo "|---|---|---|---|---|---|"
+echo "| fault | until pg_up 0 / collectors 0 | recovery after the fix | slowest answer ms | reconnects | sampler ticks (1/s), resumed | verdict |"
+echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
 echo
 grep -h 'level=error' "$WORK"/*.log | sed 's/^ts=[^ ]* //' | sort | uniq -c | sort -rn | head -12 || true
