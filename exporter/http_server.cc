@@ -74,14 +74,18 @@ bool HasOption(std::string_view header, std::string_view option) {
   return false;
 }
 
-// One response, written with a single mg_write: status line, headers (the
-// web config's extra ones included) and the body unless the request was
-// HEAD. CivetWeb's header functions write each header line separately,
-// which over TLS is one record and one TCP segment each, and without
-// TCP_NODELAY (which Debian's CivetWeb does not set) the last segments wait
-// for the client's delayed ACK: 40 ms per TLS response.
+// One response, written with as few mg_writes as it takes: status line,
+// headers (the web config's extra ones included) and the body's small
+// pieces gathered into one write, a large piece (a shared part of the
+// exposition) written from where it lies, never copied. CivetWeb's header
+// functions write each header line separately, which over TLS is one
+// record and one TCP segment each, and without TCP_NODELAY (which Debian's
+// CivetWeb does not set) the last segments wait for the client's delayed
+// ACK: 40 ms per TLS response.
 class Response {
  public:
+  static constexpr size_t kGatherBelow = 64 * 1024;
+
   Response(mg_connection* conn, const WebAccess* access)
       : conn_(conn), access_(access) {}
 
@@ -95,16 +99,27 @@ class Response {
   void Send(
       int status, const std::string& content_type, const std::string& body,
       std::initializer_list<std::pair<const char*, std::string>> extra = {}) {
+    Body pieces;
+    pieces.pieces.push_back(std::shared_ptr<const std::string>(
+        std::shared_ptr<const std::string>(), &body));  // not owned
+    Send(status, content_type, pieces, extra);
+  }
+
+  // Sends `body`'s pieces as they are: the shared ones are never copied.
+  void Send(
+      int status, const std::string& content_type, const Body& body,
+      std::initializer_list<std::pair<const char*, std::string>> extra = {}) {
     const mg_request_info* info = mg_get_request_info(conn_);
     const bool head = std::strcmp(info->request_method, "HEAD") == 0;
+    const size_t size = body.size();
     std::string out;
-    out.reserve(256 + (head ? 0 : body.size()));
+    out.reserve(256 + (head ? 0 : std::min(size, kGatherBelow)));
     out += "HTTP/1.1 " + std::to_string(status) + " " +
            mg_get_response_code_text(conn_, status) +
            "\r\nContent-Type: " + content_type + "\r\n";
     // A HEAD of /metrics is answered without collecting: no length to tell.
-    if (!head || !body.empty()) {
-      out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    if (!head || size > 0) {
+      out += "Content-Length: " + std::to_string(size) + "\r\n";
     }
     out += "Cache-Control: no-store\r\n";
     for (const auto& [name, value] : extra) {
@@ -124,8 +139,16 @@ class Response {
     if (!keep_alive && !close_) Close();
     out += keep_alive ? "Connection: keep-alive\r\n\r\n"
                       : "Connection: close\r\n\r\n";
-    if (!head) out += body;
-    mg_write(conn_, out.data(), out.size());
+    for (const auto& piece : body.pieces) {
+      if (head) break;
+      if (piece->size() < kGatherBelow) {
+        out += *piece;
+        continue;
+      }
+      if (!Write(out) || !Write(*piece)) return;
+      out.clear();
+    }
+    Write(out);
   }
 
   void Text(
@@ -135,6 +158,22 @@ class Response {
   }
 
  private:
+  // Writes all of `data`, in slices: CivetWeb's mg_write may write less
+  // than it is given (a multi-megabyte answer lost its tail), and says how
+  // much it wrote. False when the client is gone; the connection closes.
+  bool Write(std::string_view data) {
+    constexpr size_t kSlice = 256 * 1024;
+    while (!data.empty()) {
+      const int n = mg_write(conn_, data.data(), std::min(data.size(), kSlice));
+      if (n <= 0) {
+        Close();
+        return false;
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
   mg_connection* conn_;
   const WebAccess* access_;
   bool close_ = false;
@@ -257,15 +296,18 @@ bool HttpServer::Impl::Admit(Response& response) {
 
 size_t HttpServer::Impl::SendExposition(mg_connection* conn, Response& response,
                                         const Exposition& exposition) {
-  const std::string body = Serialize(exposition);
+  // Concurrent answers share the pieces of the parts they share: however
+  // many clients scrape at once, the output is held about once.
   const char* accept = mg_get_header(conn, "Accept-Encoding");
   if (accept && AcceptsGzip(accept)) {
-    response.Send(200, kExpositionContentType, Gzip(body),
+    const Body body = GzipBody(exposition);
+    response.Send(200, kExpositionContentType, body,
                   {{"Content-Encoding", "gzip"}, {"Vary", "Accept-Encoding"}});
-  } else {
-    response.Send(200, kExpositionContentType, body);
+    return body.text_bytes;
   }
-  return body.size();
+  const Body body = SerializeBody(exposition);
+  response.Send(200, kExpositionContentType, body);
+  return body.text_bytes;
 }
 
 int HttpServer::Impl::Serve(
@@ -302,7 +344,8 @@ int HttpServer::Impl::Metrics(mg_connection* conn, Response& response) {
     exposition.parts.push_back(std::make_shared<const Families>(OwnMetrics()));
     uint64_t series = 0;
     for (const auto& part : exposition.parts) {
-      for (const auto& f : part ? *part : Families{}) series += f.metric.size();
+      if (!part) continue;  // (a ?: with a temporary would copy the part)
+      for (const auto& f : *part) series += f.metric.size();
     }
     counters.last_bytes = SendExposition(conn, response, exposition);
     counters.last_series = series;

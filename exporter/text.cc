@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -148,67 +149,162 @@ std::string Serialize(const Families& families) {
 
 namespace {
 
-// Text of the parts that scrapes share: a collector whose rows did not
-// change serves the very same families object scrape after scrape (settings,
-// most of all), so its text need not be formatted again. A part is cached
-// the second time it is seen, so parts rebuilt on every scrape cost no
-// memory; entries go when their part is freed.
-class PartTextCache {
+// The encodings of the parts that scrapes share: the scrapes that join one
+// collection serve the very same parts, and a collector whose rows did not
+// change serves the same families scrape after scrape (settings, most of
+// all). A part is cached the second time it is seen, so parts made for one
+// answer (the self-metrics) cost no memory; entries go when their part is
+// freed. Each entry has its own lock, so formatting one part never waits
+// for another's.
+class PartCache {
  public:
-  // The cached text of `part`, or null (then formats it, maybe caching it).
-  std::shared_ptr<const std::string> Get(
-      const std::shared_ptr<const Families>& part) {
+  struct Slot {
+    std::weak_ptr<const Families> owner;
+    std::mutex mu;  // guards the encodings below, made on first use
+    std::shared_ptr<const std::string> text, deflated;
+    uLong crc = 0;
+  };
+
+  // The slot of `part`, or null the first time it is seen.
+  std::shared_ptr<Slot> Find(const std::shared_ptr<const Families>& part) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(part.get());
-    if (it == entries_.end() || it->second.owner.lock() != part) {
+    if (it == entries_.end() || it->second->owner.lock() != part) {
       if (entries_.size() >= kPruneAt) Prune();
-      entries_[part.get()] = Entry{part, nullptr};
+      auto slot = std::make_shared<Slot>();
+      slot->owner = part;
+      entries_[part.get()] = std::move(slot);
       return nullptr;
     }
-    if (!it->second.text) {
-      std::string text;
-      AppendExposition(*part, text);
-      it->second.text = std::make_shared<const std::string>(std::move(text));
-    }
-    return it->second.text;
+    return it->second;
   }
 
  private:
-  static constexpr size_t kPruneAt = 256;
-  struct Entry {
-    std::weak_ptr<const Families> owner;
-    std::shared_ptr<const std::string> text;
-  };
+  static constexpr size_t kPruneAt = 64;
   void Prune() {
     for (auto it = entries_.begin(); it != entries_.end();) {
-      it = it->second.owner.expired() ? entries_.erase(it) : std::next(it);
+      it = it->second->owner.expired() ? entries_.erase(it) : std::next(it);
     }
   }
   std::mutex mu_;
-  std::unordered_map<const Families*, Entry> entries_;
+  std::unordered_map<const Families*, std::shared_ptr<Slot>> entries_;
 };
 
-PartTextCache& TextCache() {
-  static auto* cache = new PartTextCache();
+PartCache& Cache() {
+  static auto* cache = new PartCache();
   return *cache;
+}
+
+std::shared_ptr<const std::string> Text(const Families& part) {
+  auto text = std::make_shared<std::string>();
+  AppendExposition(part, *text);
+  return text;
+}
+
+// Raw deflate (no header) of `data` at level 1 (the usual exporter
+// trade-off: most of the gain, little CPU), ending in a sync flush and not
+// final, so that such pieces can follow one another in one stream.
+std::shared_ptr<const std::string> DeflatePiece(std::string_view data) {
+  z_stream zs{};
+  if (deflateInit2(&zs, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw std::runtime_error("deflateInit2 failed");
+  }
+  auto out = std::make_shared<std::string>(
+      deflateBound(&zs, static_cast<uLong>(data.size())) + 16, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out->data());
+  zs.avail_out = static_cast<uInt>(out->size());
+  const int rc = deflate(&zs, Z_SYNC_FLUSH);
+  const bool done = rc == Z_OK && zs.avail_in == 0 && zs.avail_out > 0;
+  out->resize(zs.total_out);
+  deflateEnd(&zs);
+  if (!done) throw std::runtime_error("deflate failed");
+  return out;
+}
+
+uLong Crc(std::string_view data) {
+  return crc32(crc32(0, Z_NULL, 0), reinterpret_cast<const Bytef*>(data.data()),
+               static_cast<uInt>(data.size()));
+}
+
+void AppendLittleEndian32(uint32_t v, std::string& out) {
+  for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
 }
 
 }  // namespace
 
-std::string Serialize(const Exposition& exposition) {
-  size_t families = 0;
-  for (const auto& part : exposition.parts) families += part ? part->size() : 0;
+size_t Body::size() const {
+  size_t n = 0;
+  for (const auto& p : pieces) n += p->size();
+  return n;
+}
+
+std::string Body::Join() const {
   std::string out;
-  out.reserve(families * 160);
+  out.reserve(size());
+  for (const auto& p : pieces) out += *p;
+  return out;
+}
+
+Body SerializeBody(const Exposition& exposition) {
+  Body body;
   for (const auto& part : exposition.parts) {
     if (!part) continue;
-    if (auto text = TextCache().Get(part)) {
-      out += *text;
+    std::shared_ptr<const std::string> text;
+    if (auto slot = Cache().Find(part)) {
+      std::lock_guard<std::mutex> lock(slot->mu);
+      if (!slot->text) slot->text = Text(*part);
+      text = slot->text;
     } else {
-      AppendExposition(*part, out);
+      text = Text(*part);
     }
+    body.text_bytes += text->size();
+    body.pieces.push_back(std::move(text));
   }
-  return out;
+  return body;
+}
+
+Body GzipBody(const Exposition& exposition) {
+  Body body;
+  // The gzip header: deflate, no flags, no time, unknown OS.
+  body.pieces.push_back(std::make_shared<const std::string>(
+      "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10));
+  uLong crc = crc32(0, Z_NULL, 0);
+  for (const auto& part : exposition.parts) {
+    if (!part) continue;
+    std::shared_ptr<const std::string> text, deflated;
+    uLong part_crc = 0;
+    if (auto slot = Cache().Find(part)) {
+      std::lock_guard<std::mutex> lock(slot->mu);
+      if (!slot->text) slot->text = Text(*part);
+      if (!slot->deflated) {
+        slot->deflated = DeflatePiece(*slot->text);
+        slot->crc = Crc(*slot->text);
+      }
+      text = slot->text;
+      deflated = slot->deflated;
+      part_crc = slot->crc;
+    } else {
+      text = Text(*part);
+      deflated = DeflatePiece(*text);
+      part_crc = Crc(*text);
+    }
+    crc = crc32_combine(crc, part_crc, static_cast<z_off_t>(text->size()));
+    body.text_bytes += text->size();
+    body.pieces.push_back(std::move(deflated));
+  }
+  // An empty final block, then CRC-32 and length (mod 2^32), both LSB first.
+  auto tail = std::make_shared<std::string>("\x03\x00", 2);
+  AppendLittleEndian32(static_cast<uint32_t>(crc), *tail);
+  AppendLittleEndian32(static_cast<uint32_t>(body.text_bytes & 0xffffffffu),
+                       *tail);
+  body.pieces.push_back(std::move(tail));
+  return body;
+}
+
+std::string Serialize(const Exposition& exposition) {
+  return SerializeBody(exposition).Join();
 }
 
 std::string Gzip(std::string_view data) {

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "exporter/metrics.h"
 
@@ -27,6 +29,28 @@ std::string Serialize(const Exposition& exposition);
 
 // gzip (RFC 1952) of `data`. Throws std::runtime_error if zlib fails.
 std::string Gzip(std::string_view data);
+
+// An answer ready to send, as pieces sent in order: pieces of parts that
+// scrapes share are the same strings for every scrape that sends them,
+// not copies.
+struct Body {
+  std::vector<std::shared_ptr<const std::string>> pieces;
+  size_t text_bytes = 0;  // the uncompressed exposition's size
+  size_t size() const;
+  std::string Join() const;
+};
+
+// The exposition of every part, in order. A part seen before (the parts of
+// a collection that concurrent scrapes share, and unchanged memoized parts)
+// is formatted once and its text shared by every answer that sends it.
+Body SerializeBody(const Exposition& exposition);
+
+// The same as one gzip stream: each part is compressed on its own (a part
+// seen before once, shared like its text) and the stream's CRC-32 is
+// combined from the parts', so concurrent answers hold no copy of the
+// shared output, compressed or not. Throws std::runtime_error if zlib
+// fails.
+Body GzipBody(const Exposition& exposition);
 
 // True if an Accept-Encoding header value allows gzip.
 bool AcceptsGzip(std::string_view accept_encoding);

@@ -249,6 +249,163 @@ TEST(HttpServerLimitTest, ScrapesBeyondMaxRequestsAre503) {
   EXPECT_EQ(Get(port, "/metrics").status, 200);
 }
 
+// GET `path` and digest the body as it arrives (FNV-1a and size), keeping
+// none of it: a test that measures the server's memory must not hold 16
+// answers itself.
+struct Digest {
+  int status = 0;
+  uint64_t hash = 1469598103934665603ull;
+  size_t size = 0;
+};
+Digest GetDigest(int port, const std::string& path, const std::string& extra) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  Digest d;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return d;
+  }
+  // Kept alive, as Prometheus does: the body ends at its Content-Length.
+  const std::string request = "GET " + path +
+                              " HTTP/1.1\r\nHost: localhost\r\n" + extra +
+                              "Connection: keep-alive\r\n\r\n";
+  EXPECT_EQ(send(fd, request.data(), request.size(), 0),
+            static_cast<ssize_t>(request.size()));
+  std::string head;
+  bool in_body = false;
+  size_t length = 0;
+  char buf[65536];
+  ssize_t n;
+  while ((!in_body || d.size < length) &&
+         (n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+    size_t from = 0;
+    if (!in_body) {
+      head.append(buf, static_cast<size_t>(n));
+      const size_t end = head.find("\r\n\r\n");
+      if (end == std::string::npos) continue;
+      std::sscanf(head.c_str(), "HTTP/1.1 %d", &d.status);
+      const size_t at = head.find("Content-Length: ");
+      if (at == std::string::npos || at > end) break;
+      length = std::strtoul(head.c_str() + at + 16, nullptr, 10);
+      in_body = true;
+      const size_t body_in_head = head.size() - end - 4;
+      from = static_cast<size_t>(n) - body_in_head;
+    }
+    for (size_t i = from; i < static_cast<size_t>(n); ++i) {
+      d.hash = (d.hash ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
+    }
+    d.size += static_cast<size_t>(n) - from;
+  }
+  close(fd);
+  return d;
+}
+
+// The process' peak resident memory (VmHWM), in bytes.
+size_t PeakResidentBytes() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  size_t kib = 0;
+  while (std::fgets(line, sizeof(line), f)) {
+    if (std::sscanf(line, "VmHWM: %zu kB", &kib) == 1) break;
+  }
+  std::fclose(f);
+  return kib * 1024;
+}
+
+// 16 clients scraping one collection at once (the handler holds them until
+// all have arrived) share its parts: every answer is byte-identical, and
+// the peak memory grows by much less than one answer per extra client. The
+// answer is ~6.5 MB of text: one shared part, and self-metrics made anew
+// for each answer, as a target's are.
+TEST(HttpServerSharedBodyTest, ConcurrentScrapesShareOneBody) {
+  constexpr int kClients = 16;
+  auto shared = std::make_shared<Families>();
+  FamilyBuilder f("pg_stat_user_tables_n_live_tup", "Live rows.",
+                  prometheus::MetricType::Gauge);
+  for (int i = 0; i < 140000; ++i) {
+    f.Add({{"datname", "shop"},
+           {"schemaname", "public"},
+           {"relname", "orders_" + std::to_string(i)}},
+          i);
+  }
+  f.MoveTo(*shared);
+  std::shared_ptr<const Families> part = shared;
+  std::mutex mu;
+  std::condition_variable cv;
+  int waiting = 0;
+  bool gate = false;
+  HttpOptions options;
+  options.listen_addresses = {"127.0.0.1:0"};
+  options.max_connections = 64;
+  options.max_requests = 64;
+  HttpHandlers handlers;
+  handlers.scrape = [&](Clock::time_point) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      ++waiting;
+      cv.notify_all();
+      cv.wait_for(lock, std::chrono::seconds(20),
+                  [&] { return !gate || waiting >= kClients; });
+    }
+    Exposition e;
+    e.parts.push_back(part);
+    auto self = std::make_shared<Families>();
+    FamilyBuilder("pg_up", "up", prometheus::MetricType::Gauge)
+        .Add(1)
+        .MoveTo(*self);
+    e.parts.push_back(self);
+    return e;
+  };
+  handlers.status = [] { return TargetStatus{}; };
+  HttpServer server(options, handlers);
+  const int port = server.Ports().at(0);
+  // Sequential answers first (the second sees the part as shared).
+  std::vector<Digest> sequential;
+  for (int i = 0; i < 2; ++i) {
+    sequential.push_back(GetDigest(port, "/metrics", ""));
+    sequential.push_back(
+        GetDigest(port, "/metrics", "Accept-Encoding: gzip\r\n"));
+  }
+  ASSERT_EQ(sequential[0].status, 200);
+  const size_t body = sequential[0].size;
+  ASSERT_GT(body, 5u << 20);
+  const size_t peak_before = PeakResidentBytes();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    gate = true;
+    waiting = 0;
+  }
+  std::vector<Digest> answers(kClients);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      answers[i] =
+          GetDigest(port, "/metrics", i % 2 ? "Accept-Encoding: gzip\r\n" : "");
+    });
+  }
+  for (auto& c : clients) c.join();
+  const size_t growth = PeakResidentBytes() - peak_before;
+  for (int i = 0; i < kClients; ++i) {
+    const Digest& want = sequential[2 + i % 2];
+    EXPECT_EQ(answers[i].status, 200) << i;
+    EXPECT_EQ(answers[i].size, want.size) << i;
+    EXPECT_EQ(answers[i].hash, want.hash) << i;  // byte-identical
+  }
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  // Sanitizers keep freed memory on purpose; the bound is for real builds.
+  EXPECT_LT(growth, (kClients - 1) * body / 2)
+      << "peak grew by " << (growth >> 20) << " MiB for " << kClients
+      << " clients of a " << (body >> 20) << " MiB answer";
+#endif
+  std::printf(
+      "16 concurrent scrapes of a %zu MiB answer: peak memory +%zu MiB\n",
+      body >> 20, growth >> 20);
+}
+
 TEST(CivetListeningPortsTest, Spellings) {
   EXPECT_EQ(CivetListeningPorts(":9187", false),
             std::vector<std::string>{"9187"});

@@ -130,6 +130,45 @@ TEST(GzipTest, RoundTrips) {
   EXPECT_EQ(testing::Gunzip(Gzip("")), "");
 }
 
+// Parts of many families, each a few hundred KiB of text.
+std::shared_ptr<const Families> BigPart(const std::string& name, int series) {
+  auto part = std::make_shared<Families>();
+  FamilyBuilder f(name, "a large family", prometheus::MetricType::Gauge);
+  for (int i = 0; i < series; ++i) {
+    f.Add({{"relname", "table_" + std::to_string(i)}}, i * 1.5);
+  }
+  f.MoveTo(*part);
+  return part;
+}
+
+TEST(BodyTest, SharedPartsAreOnePieceForEveryAnswerAndGzipIsOneStream) {
+  const auto shared_a = BigPart("pg_a", 20000);
+  const auto shared_b = BigPart("pg_b", 3000);
+  std::vector<Body> texts, gzips;
+  for (int scrape = 0; scrape < 3; ++scrape) {
+    Exposition e;
+    e.parts = {shared_a, BigPart("pg_self", 2), shared_b, nullptr};
+    texts.push_back(SerializeBody(e));
+    gzips.push_back(GzipBody(e));
+    const std::string text = texts.back().Join();
+    EXPECT_EQ(text, Serialize(e.Flatten())) << scrape;
+    EXPECT_EQ(texts.back().text_bytes, text.size());
+    EXPECT_EQ(gzips.back().text_bytes, text.size());
+    // One gzip stream (not several members) that decodes to the text.
+    const std::string packed = gzips.back().Join();
+    EXPECT_EQ(testing::Gunzip(packed), text) << scrape;
+    EXPECT_LT(packed.size(), text.size() / 3);
+  }
+  // From the second sight on, a shared part is the same string, compressed
+  // or not: concurrent answers hold it once.
+  EXPECT_EQ(texts[1].pieces[0], texts[2].pieces[0]);
+  EXPECT_EQ(texts[1].pieces[2], texts[2].pieces[2]);
+  EXPECT_EQ(gzips[1].pieces[1], gzips[2].pieces[1]);
+  EXPECT_NE(texts[1].pieces[1], texts[2].pieces[1]);  // made per answer
+  // An answer with nothing in it is still a valid stream.
+  EXPECT_EQ(testing::Gunzip(GzipBody(Exposition{}).Join()), "");
+}
+
 TEST(AcceptsGzipTest, ReadsAcceptEncoding) {
   EXPECT_TRUE(AcceptsGzip("gzip"));
   EXPECT_TRUE(AcceptsGzip("deflate, gzip;q=1.0, *;q=0.5"));
