@@ -623,8 +623,11 @@ HttpServer::HttpServer(HttpOptions options, HttpHandlers handlers,
       // Request line plus headers; larger requests get 400.
       "max_request_size",
       "8192",
+      // A close waits (at most the request timeout) for the client to
+      // take what the kernel has not sent yet. 0 made it abortive: a
+      // client that asked to close lost the tail of a large answer.
       "linger_timeout_ms",
-      "0",
+      request_timeout.c_str(),
       nullptr,
   };
   mg_callbacks callbacks{};

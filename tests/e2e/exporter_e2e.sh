@@ -107,12 +107,18 @@ check "--print_queries output runs in psql" \
   bash -c "psql '$DSN' -v ON_ERROR_STOP=1 -qf '$WORK/queries.sql' >/dev/null"
 
 # --- postgres_exporter compatibility: queries.yaml, environment, names ----
+psql "$DSN dbname=postgres" -qc "CREATE TABLE IF NOT EXISTS e2e_orders (id int); SELECT count(*) FROM e2e_orders" >/dev/null
 start_pgwarden custom "$BIN" --dsn "$DSN dbname=postgres" --extend_query_path "$HERE/e2e/queries.yaml" \
   --legacy_names
 curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" >"$WORK/custom.txt"
-for c in pg_e2e_replication pg_e2e_postmaster pg_e2e_databases pg_e2e_wait pg_e2e_process_idle; do
+for c in pg_e2e_replication pg_e2e_postmaster pg_e2e_databases pg_e2e_wait pg_e2e_process_idle \
+  pg_e2e_stat_user_tables pg_e2e_statio_user_tables pg_e2e_stat_statements; do
   check "custom query $c succeeds" grep -qx "pg_scrape_collector_success{collector=\"$c\"} 1" "$WORK/custom.txt"
 done
+check "per-table rows, labelled by database, schema and table" \
+  grep -qE '^pg_e2e_stat_user_tables_n_live_tup\{datname="postgres",schemaname="[^"]+",relname="[^"]+"\} ' "$WORK/custom.txt"
+check "pg_stat_statements rows by role, database and queryid" \
+  grep -qE '^pg_e2e_stat_statements_calls\{rolname="[^"]+",datname="[^"]+",queryid="-?[0-9]+"\} [1-9]' "$WORK/custom.txt"
 check "GAUGE" grep -qx 'pg_e2e_replication_lag 0' "$WORK/custom.txt"
 check "GAUGE start time" grep -qE '^pg_e2e_postmaster_start_time_seconds [0-9.e+]+$' "$WORK/custom.txt"
 check "LABEL + MAPPEDMETRIC" grep -qx 'pg_e2e_databases_state{datname="postgres"} 1' "$WORK/custom.txt"

@@ -257,7 +257,8 @@ struct Digest {
   uint64_t hash = 1469598103934665603ull;
   size_t size = 0;
 };
-Digest GetDigest(int port, const std::string& path, const std::string& extra) {
+Digest GetDigest(int port, const std::string& path, const std::string& extra,
+                 bool keep_alive = true) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -268,10 +269,12 @@ Digest GetDigest(int port, const std::string& path, const std::string& extra) {
     close(fd);
     return d;
   }
-  // Kept alive, as Prometheus does: the body ends at its Content-Length.
+  // Kept alive, as Prometheus does, the body ends at its Content-Length;
+  // otherwise where the server closes, which must be no sooner.
   const std::string request = "GET " + path +
                               " HTTP/1.1\r\nHost: localhost\r\n" + extra +
-                              "Connection: keep-alive\r\n\r\n";
+                              (keep_alive ? "Connection: keep-alive\r\n\r\n"
+                                          : "Connection: close\r\n\r\n");
   EXPECT_EQ(send(fd, request.data(), request.size(), 0),
             static_cast<ssize_t>(request.size()));
   std::string head;
@@ -279,7 +282,7 @@ Digest GetDigest(int port, const std::string& path, const std::string& extra) {
   size_t length = 0;
   char buf[65536];
   ssize_t n;
-  while ((!in_body || d.size < length) &&
+  while ((!in_body || !keep_alive || d.size < length) &&
          (n = recv(fd, buf, sizeof(buf), 0)) > 0) {
     size_t from = 0;
     if (!in_body) {
@@ -373,6 +376,13 @@ TEST(HttpServerSharedBodyTest, ConcurrentScrapesShareOneBody) {
   ASSERT_EQ(sequential[0].status, 200);
   const size_t body = sequential[0].size;
   ASSERT_GT(body, 5u << 20);
+  // A client that asks the server to close gets all of it before the close
+  // (an abortive close would drop what the kernel had not sent yet).
+  for (const char* encoding : {"", "Accept-Encoding: gzip\r\n"}) {
+    const Digest closed = GetDigest(port, "/metrics", encoding, false);
+    EXPECT_EQ(closed.size, sequential[*encoding ? 3 : 2].size) << encoding;
+    EXPECT_EQ(closed.hash, sequential[*encoding ? 3 : 2].hash) << encoding;
+  }
   const size_t peak_before = PeakResidentBytes();
   {
     std::lock_guard<std::mutex> lock(mu);
