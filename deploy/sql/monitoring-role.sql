@@ -15,5 +15,8 @@ END
 $$;
 GRANT pg_monitor TO pgwarden;
 -- A monitoring login should not be able to starve the server it watches;
--- pgwarden holds at most --max_database_connections (default 5).
-ALTER ROLE pgwarden CONNECTION LIMIT 8;
+-- pgwarden holds at most --max_database_connections (default 5), its
+-- activity sampler's connection included, and each /probe target as many;
+-- the rest is room for a restart overlapping the old process, or a second
+-- pgwarden (the demo runs one over TLS beside the plain one).
+ALTER ROLE pgwarden CONNECTION LIMIT 12;
