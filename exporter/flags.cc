@@ -147,8 +147,9 @@ PGWARDEN_FLAG(double, probe_idle_timeout, 300,
               "(with its connection).");
 PGWARDEN_FLAG(bool, print_queries, false,
               "Connect, print the SQL each enabled collector would run against "
-              "this server (one statement per collector, ';'-terminated), and "
-              "exit: for audits and for timing the queries by hand.");
+              "this server (one statement per collector, ';'-terminated), then "
+              "the activity sampler's, and exit: for audits and for timing "
+              "the queries by hand.");
 
 namespace pgwarden {
 

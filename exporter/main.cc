@@ -14,6 +14,7 @@
 #include "exporter/log.h"
 #include "exporter/probe.h"
 #include "exporter/probe_config.h"
+#include "exporter/samples.h"
 #include "exporter/self_metrics.h"
 #include "exporter/session.h"
 #include "exporter/target.h"
@@ -80,6 +81,14 @@ int PrintQueries(const Config& config) {
     std::cout << "-- " << c->Name() << "\n"
               << (sql.empty() ? "-- (nothing to ask)" : sql)
               << (sql.empty() ? "\n" : ";\n");
+  }
+  // Last, so that what comes before is exactly one scrape's statements.
+  if (config.target.sampler.interval > Clock::duration::zero()) {
+    std::cout
+        << "-- activity sampler, every "
+        << std::chrono::duration<double>(config.target.sampler.interval).count()
+        << " s on its own connection\n"
+        << ActivitySampleQuery(server) << ";\n";
   }
   return 0;
 }

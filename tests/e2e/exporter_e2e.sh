@@ -103,6 +103,8 @@ done
 "$BIN" --dsn "$DSN" --print_queries >"$WORK/queries.sql"
 check "--print_queries prints one statement per collector" \
   test "$(grep -cE '^-- [a-z_]+$' "$WORK/queries.sql")" = "$(echo "$DEFAULT_COLLECTORS" | wc -l)"
+check "--print_queries ends with the activity sampler's statement" \
+  bash -c "sed -n '/^-- activity sampler, every 1 s/,\$p' '$WORK/queries.sql' | grep -q pg_blocking_pids"
 check "--print_queries output runs in psql" \
   bash -c "psql '$DSN' -v ON_ERROR_STOP=1 -qf '$WORK/queries.sql' >/dev/null"
 
