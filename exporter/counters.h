@@ -24,6 +24,22 @@ namespace pgwarden {
 template <size_t N>
 using CounterValues = std::array<double, N>;
 
+// Erases the entries of `map` whose value satisfies `pred`; returns how
+// many. How each of these forgets what it has not seen for a while.
+template <typename Map, typename Pred>
+size_t EraseValuesIf(Map& map, Pred pred) {
+  size_t erased = 0;
+  for (auto it = map.begin(); it != map.end();) {
+    if (pred(it->second)) {
+      it = map.erase(it);
+      ++erased;
+    } else {
+      ++it;
+    }
+  }
+  return erased;
+}
+
 struct NoExtra {};
 
 // `Extra` is what the caller keeps per key beside its values (say, which
@@ -73,7 +89,7 @@ class DeltaTracker {
 
   // Forgets keys last observed before `cutoff`; returns how many.
   size_t ForgetUnseenSince(Clock::time_point cutoff) {
-    return EraseIf(seen_, [&](const Seen& s) { return s.at < cutoff; });
+    return EraseValuesIf(seen_, [&](const Seen& s) { return s.at < cutoff; });
   }
 
   size_t size() const { return seen_.size(); }
@@ -89,20 +105,6 @@ class DeltaTracker {
   static Values Clamped(Values v) {
     for (double& x : v) x = std::max(0.0, x);
     return v;
-  }
-
-  template <typename Map, typename Pred>
-  static size_t EraseIf(Map& map, Pred pred) {
-    size_t erased = 0;
-    for (auto it = map.begin(); it != map.end();) {
-      if (pred(it->second)) {
-        it = map.erase(it);
-        ++erased;
-      } else {
-        ++it;
-      }
-    }
-    return erased;
   }
 
   std::unordered_map<Key, Seen, Hash> seen_;
@@ -148,16 +150,8 @@ class Accumulators {
 
   // Forgets keys last used before `cutoff`; returns how many.
   size_t ForgetUnusedSince(Clock::time_point cutoff) {
-    size_t erased = 0;
-    for (auto it = sums_.begin(); it != sums_.end();) {
-      if (it->second.used < cutoff) {
-        it = sums_.erase(it);
-        ++erased;
-      } else {
-        ++it;
-      }
-    }
-    return erased;
+    return EraseValuesIf(sums_,
+                         [&](const Entry& e) { return e.used < cutoff; });
   }
 
   // Calls f(key, values) for every key, in no particular order.
@@ -230,16 +224,8 @@ class TopN {
 
   // Forgets keys last scored before `cutoff`; returns how many.
   size_t ForgetScoredBefore(double cutoff) {
-    size_t erased = 0;
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      if (it->second.scored < cutoff) {
-        it = entries_.erase(it);
-        ++erased;
-      } else {
-        ++it;
-      }
-    }
-    return erased;
+    return EraseValuesIf(entries_,
+                         [&](const Entry& e) { return e.scored < cutoff; });
   }
 
   size_t size() const { return entries_.size(); }

@@ -263,15 +263,12 @@ void ActivityCounters::Forget(double now) {
   if (now - last_forget_ < kForgetEverySeconds) return;
   last_forget_ = now;
   const double cutoff = now - kForgetAfterSeconds;
+  const auto unused = [cutoff](const auto& v) { return v.used < cutoff; };
   for (Counters* c :
        {&wait_events_, &sessions_, &blocked_, &blocking_, &queries_}) {
-    for (auto it = c->begin(); it != c->end();) {
-      it = it->second.used < cutoff ? c->erase(it) : std::next(it);
-    }
+    EraseValuesIf(*c, unused);
   }
-  for (auto it = lock_waits_.begin(); it != lock_waits_.end();) {
-    it = it->second.used < cutoff ? lock_waits_.erase(it) : std::next(it);
-  }
+  EraseValuesIf(lock_waits_, unused);
   top_blockers_.ForgetScoredBefore(cutoff);
   top_queries_.ForgetScoredBefore(cutoff);
 }
