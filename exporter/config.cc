@@ -7,6 +7,7 @@
 
 #include "collectors/queries_yaml.h"
 #include "exporter/flags.h"
+#include "exporter/remediation_policy.h"
 #include "exporter/strings.h"
 
 namespace pgwarden {
@@ -258,6 +259,28 @@ Config LoadConfig() {
   c.target.min_interval_seconds = LoadMinIntervals(c.custom_queries);
   c.http = LoadHttpOptions();
   c.web_config_file = FLAGS_web_config_file;
+  if (!FLAGS_remediation_config.empty()) {
+    try {
+      c.remediation = LoadRemediationPolicy(FLAGS_remediation_config);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("--remediation.config: ") +
+                                  e.what());
+    }
+    Require(sampling,
+            "--remediation.config evaluates on the activity sampler's "
+            "schedule: it needs --sample_interval above 0");
+    Dsn dsn = Dsn::Parse(FirstLine(c.remediation->dsn_file,
+                                   "the remediation policy's dsn_file"));
+    // Told apart from the scrape's sessions, and protected like them.
+    if (!dsn.Has("application_name")) {
+      dsn.Set("application_name",
+              c.dsn.Get("application_name") + "_remediation");
+    }
+    c.remediation_dsn = WithSessionSettings(dsn, c.session);
+  } else if (FLAGS_remediation_check) {
+    throw std::invalid_argument(
+        "--remediation.check needs --remediation.config");
+  }
   return c;
 }
 

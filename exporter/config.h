@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "exporter/dsn.h"
 #include "exporter/http_server.h"
 #include "exporter/probe.h"
+#include "exporter/remediation_policy.h"
 #include "exporter/target.h"
 
 namespace pgwarden {
@@ -30,6 +32,10 @@ struct Config {
   // databases.open is left to the caller, which knows how to connect.
   TargetOptions target;
   std::vector<CustomQuery> custom_queries;  // from --extend_query_path
+  // --remediation.config, with its role's connection (dsn_file, with the
+  // session settings and application_name "<the scrape's>_remediation").
+  std::optional<RemediationPolicy> remediation;
+  Dsn remediation_dsn;
 };
 
 // Builds the Config from the flags (exporter/flags.h), the environment

@@ -122,6 +122,14 @@ PGWARDEN_FLAG(int32, sample_blockers_limit, 20,
 PGWARDEN_FLAG(int32, sample_queries_limit, 50,
               "Activity sampler: query ids in pg_query_active_seconds_total "
               "by id; the rest as queryid=\"other\".");
+PGWARDEN_FLAG(string, remediation_config, "",
+              "Remediation policy (YAML, see README): cancel or terminate root "
+              "blockers its rules match, every --sample_interval, on the "
+              "connection of a pg_signal_backend role; dry_run unless it says "
+              "enforce. Without it pgwarden never signals a session.");
+PGWARDEN_FLAG(bool, remediation_check, false,
+              "With --remediation.config: check the policy, connect, print "
+              "what each rule matches right now (acting on nothing) and exit.");
 PGWARDEN_FLAG(string, extend_query_path, "",
               "postgres_exporter queries.yaml file of custom queries (see "
               "README); a broken file stops start-up.");

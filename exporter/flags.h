@@ -36,6 +36,8 @@ DECLARE_int32(max_database_connections);
 DECLARE_string(sample_interval);
 DECLARE_int32(sample_blockers_limit);
 DECLARE_int32(sample_queries_limit);
+DECLARE_string(remediation_config);
+DECLARE_bool(remediation_check);
 DECLARE_string(extend_query_path);
 DECLARE_int32(custom_query_series_limit);
 DECLARE_string(log_level);

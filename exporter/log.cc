@@ -7,33 +7,14 @@
 #include <mutex>
 #include <string>
 
+#include "exporter/strings.h"
+
 namespace pgwarden {
 namespace {
 
 std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<bool> json{false};
 
-// `text` inside double quotes, escaped for logfmt or JSON (which escapes
-// control characters as \u00XX).
-void Quote(std::string& out, std::string_view text, bool as_json) {
-  out += '"';
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (as_json && static_cast<unsigned char>(c) < 0x20) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[(c >> 4) & 0xf];
-      out += kHex[c & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
 std::mutex log_mutex;
 
 const char* LevelName(LogLevel level) {
@@ -87,11 +68,11 @@ void Log(LogLevel level, std::string_view message) {
   if (json) {
     line = "{\"ts\":\"" + stamp + "\",\"level\":\"" + LevelName(level) +
            "\",\"msg\":";
-    Quote(line, message, true);
+    AppendQuoted(line, message, true);
     line += "}\n";
   } else {
     line = "ts=" + stamp + " level=" + LevelName(level) + " msg=";
-    Quote(line, message, false);
+    AppendQuoted(line, message, false);
     line += "\n";
   }
   std::lock_guard<std::mutex> lock(log_mutex);

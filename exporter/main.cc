@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <set>
 
 #include "exporter/args.h"
 #include "exporter/config.h"
@@ -14,6 +15,7 @@
 #include "exporter/log.h"
 #include "exporter/probe.h"
 #include "exporter/probe_config.h"
+#include "exporter/remediation.h"
 #include "exporter/samples.h"
 #include "exporter/self_metrics.h"
 #include "exporter/session.h"
@@ -93,6 +95,74 @@ int PrintQueries(const Config& config) {
   return 0;
 }
 
+// pgwarden's own application_names: the scrape's, the sampler's and the
+// remediation's sessions, which remediation never signals.
+std::set<std::string> OwnApplications(const Config& config) {
+  const std::string app = config.dsn.Get("application_name");
+  return {app, app + "_sampler", app + "_remediation",
+          config.remediation_dsn.Get("application_name")};
+}
+
+// --remediation.check: what each rule matches now, acting on nothing.
+int CheckRemediation(const Config& config) {
+  const RemediationPolicy& policy = *config.remediation;
+  std::cout << "remediation policy " << FLAGS_remediation_config << ": mode "
+            << (policy.enforce ? "enforce" : "dry_run") << ", "
+            << policy.rules.size() << " rule(s), at most "
+            << policy.max_actions_per_minute << " action(s) a minute\n";
+  auto database = NewPostgresDatabase(config.remediation_dsn);
+  std::vector<RemediationCandidate> candidates;
+  QueryResult role;
+  try {
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    const ServerInfo server = database->Open(deadline);
+    QueryResult result;
+    database->Run(
+        {Statement{RemediationQuery(server, policy)},
+         Statement{"SELECT current_user AS usename, "
+                   "pg_catalog.pg_has_role(current_user, 'pg_signal_backend', "
+                   "'MEMBER') AS can_signal"}},
+        deadline, [&](size_t i, QueryResult r) {
+          (i == 0 ? result : role) = std::move(r);
+        });
+    if (!result.ok) throw std::runtime_error(result.error);
+    candidates = MatchRemediationRules(
+        policy, ParseRemediationSessions(result.rows), OwnApplications(config));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pgwarden: remediation connection: %s\n", e.what());
+    return 1;
+  }
+  if (role.ok && !role.rows.empty()) {
+    const RowView row(role.rows, 0);
+    std::cout << "connected as " << row.Text("usename") << ": "
+              << (row.NumberOr("can_signal", 0) != 0
+                      ? "may signal sessions (pg_signal_backend)"
+                      : "NOT a member of pg_signal_backend: actions will fail")
+              << "\n";
+  }
+  for (const RemediationRule& rule : policy.rules) {
+    std::cout << "rule " << rule.name << " (line " << rule.line
+              << "): " << ActionName(rule.action) << ", grace "
+              << rule.grace_seconds << " s\n";
+    int matched = 0;
+    for (const RemediationCandidate& c : candidates) {
+      if (c.rule != &rule) continue;
+      ++matched;
+      const RemediationSession& s = c.session;
+      std::cout << "  pid " << s.pid << " usename=" << s.usename
+                << " application_name=\"" << s.application_name
+                << "\" datname=" << s.datname << " state=\"" << s.state
+                << "\" blocks " << c.blocked_sessions << " (longest wait "
+                << c.longest_wait_seconds << " s): "
+                << (c.protection.empty() ? "would act"
+                                         : "protected, " + c.protection)
+                << "\n";
+    }
+    if (matched == 0) std::cout << "  no session matches now\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,6 +195,12 @@ int main(int argc, char** argv) {
     return Fail(e.what());
   }
   if (FLAGS_print_queries) return PrintQueries(config);
+  if (config.remediation) {
+    for (const std::string& w : config.remediation->warnings) {
+      Log(LogLevel::kWarn, "--remediation.config: " + w);
+    }
+    if (FLAGS_remediation_check) return CheckRemediation(config);
+  }
 
   // Signals are taken by sigwait below; block them before any thread starts
   // so that every thread inherits the mask.
@@ -151,6 +227,22 @@ int main(int argc, char** argv) {
     return Fail(std::string("--config.file: ") + e.what());
   }
 
+  std::unique_ptr<Remediator> remediator;
+  if (config.remediation) {
+    RemediatorOptions options;
+    options.interval = config.target.sampler.interval;
+    options.own_applications = OwnApplications(config);
+    options.open = [dsn = config.remediation_dsn] {
+      return NewPostgresDatabase(dsn);
+    };
+    try {
+      remediator =
+          std::make_unique<Remediator>(*config.remediation, std::move(options));
+    } catch (const std::exception& e) {
+      return Fail(std::string("--remediation.config: ") + e.what());
+    }
+  }
+
   std::unique_ptr<Target> target;
   if (config.has_target) target = NewTarget(config, config.dsn, true);
   Prober prober(config.probe, probe_config.get(), [&config](const Dsn& dsn) {
@@ -168,9 +260,13 @@ int main(int argc, char** argv) {
     return prober.Probe(t, module, deadline);
   };
   handlers.probe_targets = [&prober] { return prober.Targets(Clock::now()); };
-  handlers.extra_metrics = [&probe_config, &prober, own = !target] {
+  handlers.extra_metrics = [&probe_config, &prober, &remediator,
+                            own = !target] {
     Families out = probe_config->Metrics();
     for (auto& f : prober.Metrics()) out.push_back(std::move(f));
+    if (remediator) {
+      for (auto& f : remediator->Collect()) out.push_back(std::move(f));
+    }
     // Without a target of its own, /metrics still describes the process.
     if (own) {
       for (auto& f : ProcessFamilies()) out.push_back(std::move(f));

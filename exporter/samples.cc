@@ -46,10 +46,6 @@ LEFT JOIN (
      OR s.pid IN (SELECT pg_catalog.unnest(blockers) FROM w)
 ) AS b ON true)sql";
 
-constexpr char kWaitStart14[] =
-    "(SELECT min(l.waitstart) FROM pg_catalog.pg_locks l "
-    "WHERE l.pid = s.pid AND NOT l.granted)";
-
 // Time a top N member's score halves in, and how long what is not seen is
 // remembered.
 constexpr double kHalfLifeSeconds = 120;
@@ -73,7 +69,13 @@ std::string ActivitySampleQuery(const ServerInfo& server) {
   const bool v14 = server.version_num >= 140000;
   return Substitute(Substitute(kActivitySampleQuery, "%QUERYID%",
                                v14 ? "query_id" : "NULL::bigint"),
-                    "%WAITSTART%", v14 ? kWaitStart14 : "NULL::timestamptz");
+                    "%WAITSTART%", LockWaitStartSql(server, "s.pid"));
+}
+
+std::string LockWaitStartSql(const ServerInfo& server, const std::string& pid) {
+  if (server.version_num < 140000) return "NULL::timestamptz";
+  return "(SELECT min(l.waitstart) FROM pg_catalog.pg_locks l WHERE l.pid = " +
+         pid + " AND NOT l.granted)";
 }
 
 ActivitySample ParseActivitySample(const Rows& rows) {

@@ -30,6 +30,10 @@ struct ActivitySample {
   std::vector<SampledSession> sessions;
 };
 
+// When the session `pid` (an SQL expression) began waiting for the lock it
+// waits on: pg_locks.waitstart on 14+, NULL before.
+std::string LockWaitStartSql(const ServerInfo& server, const std::string& pid);
+
 // The one statement a sample runs on this server.
 std::string ActivitySampleQuery(const ServerInfo& server);
 

@@ -30,4 +30,12 @@ std::vector<long> ParsePidList(std::string_view text, std::string_view what);
 // user-info part of a URI.
 std::string PercentEncode(std::string_view text);
 
+// Appends `text` inside double quotes, escaped for logfmt or JSON (which
+// also escapes control characters as \u00XX).
+void AppendQuoted(std::string& out, std::string_view text, bool as_json);
+
+// PostgreSQL's string literal of `text`: in single quotes, embedded quotes
+// doubled (standard_conforming_strings, on since 9.1).
+std::string QuoteLiteral(std::string_view text);
+
 }  // namespace pgwarden

@@ -9,72 +9,12 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "exporter/yaml_reader.h"
+
 namespace pgwarden {
 namespace {
 
-class Parser {
- public:
-  explicit Parser(std::string path) : path_(std::move(path)) {
-    const size_t slash = path_.rfind('/');
-    dir_ = slash == std::string::npos ? "." : path_.substr(0, slash);
-    if (dir_.empty()) dir_ = "/";
-  }
-
-  [[noreturn]] void Fail(const YAML::Node& at, const std::string& reason) {
-    Fail(at.Mark(), reason);
-  }
-  [[noreturn]] void Fail(const YAML::Mark& mark, const std::string& reason) {
-    const std::string line =
-        mark.line >= 0 ? ":" + std::to_string(mark.line + 1) : "";
-    throw std::invalid_argument(path_ + line + ": " + reason);
-  }
-
-  // A mapping whose keys must be among `known`; calls `each` per key.
-  template <typename F>
-  void Map(const YAML::Node& node, const std::string& where,
-           const std::set<std::string>& known, F each) {
-    if (!node || node.IsNull()) return;
-    if (!node.IsMap()) Fail(node, where + " must be a mapping");
-    for (const auto& kv : node) {
-      const std::string key = kv.first.as<std::string>();
-      if (!known.empty() && !known.count(key)) {
-        Fail(kv.first, "unknown key \"" + key + "\" in " + where);
-      }
-      each(key, kv.first, kv.second);
-    }
-  }
-
-  std::string Str(const YAML::Node& v, const std::string& key) {
-    if (v.IsNull()) return "";
-    if (!v.IsScalar()) Fail(v, key + " must be a string");
-    return v.as<std::string>();
-  }
-
-  bool Bool(const YAML::Node& v, const std::string& key) {
-    bool out = false;
-    if (!v.IsScalar() || !YAML::convert<bool>::decode(v, out)) {
-      Fail(v, key + " must be true or false");
-    }
-    return out;
-  }
-
-  std::vector<std::string> List(const YAML::Node& v, const std::string& key) {
-    std::vector<std::string> out;
-    if (v.IsNull()) return out;
-    if (!v.IsSequence()) Fail(v, key + " must be a list");
-    for (const auto& item : v) out.push_back(Str(item, key));
-    return out;
-  }
-
-  std::string Path(const std::string& file) const {
-    if (file.empty() || file[0] == '/') return file;
-    return dir_ + "/" + file;
-  }
-
- private:
-  std::string path_;
-  std::string dir_;
-};
+using Parser = YamlReader;
 
 int TlsVersion(Parser& p, const YAML::Node& v, const std::string& key) {
   const std::string s = p.Str(v, key);
