@@ -42,11 +42,13 @@ pg_start "$WORK/pg" "$DEMO_PG_PORT" "log_lock_waits = on"
 PSQL=(psql -X -q -h 127.0.0.1 -p "$DEMO_PG_PORT" -U postgres)
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE shop"
 "${PSQL[@]}" -d postgres -f deploy/sql/monitoring-role.sql >/dev/null
+"${PSQL[@]}" -d postgres -f deploy/sql/remediation-role.sql >/dev/null 2>&1
 "${PSQL[@]}" -d shop -c "CREATE EXTENSION pg_stat_statements"
 "$PG_BIN/pgbench" -q -i -s 2 -h 127.0.0.1 -p "$DEMO_PG_PORT" -U postgres shop >/dev/null 2>&1
 "${PSQL[@]}" -d shop -c "CREATE TABLE ledger (id int PRIMARY KEY, balance int);
   INSERT INTO ledger SELECT g, 0 FROM generate_series(1, 10) g;
-  CREATE TABLE settlement (id int)"
+  CREATE TABLE settlement (id int);
+  CREATE ROLE app_rw LOGIN; GRANT ALL ON ledger, settlement TO app_rw"
 
 echo "== starting the workload"
 # Steady traffic: 2 clients, 20 transactions/s, bounded by time.
@@ -65,7 +67,7 @@ PGAPPNAME=nightly-report spawn /dev/null "${PSQL[@]}" -d shop -c "SELECT pg_slee
   printf 'COMMIT;\n'
 } >"$WORK/billing-batch.sql"
 PGAPPNAME=billing-batch spawn /dev/null "$PG_BIN/pgbench" -n -c 1 -t 1 \
-  -f "$WORK/billing-batch.sql" -h 127.0.0.1 -p "$DEMO_PG_PORT" -U postgres shop
+  -f "$WORK/billing-batch.sql" -h 127.0.0.1 -p "$DEMO_PG_PORT" -U app_rw shop
 sleep 1
 # ...so a payment on the same row waits, holding a lock on settlement that a
 # third session needs: billing-batch -> payment -> audit.
@@ -87,10 +89,30 @@ allowed_targets:
   - "127.0.0.1:$DEMO_PG_PORT"
   - "localhost:$DEMO_PG_PORT"
 YAML
+# Remediation in dry run: it decides and audits what it would do to root
+# blockers idle in their transaction, as the pg_signal_backend role, and
+# signals nothing.
+echo "host=127.0.0.1 port=$DEMO_PG_PORT dbname=shop user=pgwarden_remediation" \
+  >"$WORK/remediation.dsn"
+cat >"$WORK/remediation.yml" <<YAML
+mode: dry_run
+dsn_file: remediation.dsn
+audit_log: remediation.jsonl
+rules:
+  - name: idle-blockers
+    match:
+      state: ["idle in transaction"]
+      min_blocked_sessions: 2
+      min_blocking_seconds: 10
+      usename: [app_rw]
+      application_name: ["billing-*"]
+    action: cancel_then_terminate
+    grace_seconds: 10
+YAML
 PGWARDEN_LISTEN=":$PGWARDEN_PORT" start_pgwarden pgwarden "$PGWARDEN_BIN" \
   --dsn "host=127.0.0.1 port=$DEMO_PG_PORT dbname=shop user=pgwarden" \
   --long_running_thresholds=10,60,300,900,3600 --blocking_query_length=80 \
-  --config.file="$WORK/probe.yml"
+  --config.file="$WORK/probe.yml" --remediation.config="$WORK/remediation.yml"
 
 echo "== starting pgwarden over TLS with basic auth on :$DEMO_TLS_PORT (web config: $WORK/tls)"
 # A throwaway CA, certificate and scrape password, as compose.tls.yml makes them.
@@ -167,6 +189,13 @@ connection): every 20 s a 3 s lock storm that a 15 s scrape mostly misses.
   credits the waiting to "reconcile" and "billing-batch"; in Prometheus:
   sum by (wait_event_type) (rate(pg_wait_event_seconds_total[1m]))
 
+Remediation, in dry run ($WORK/remediation.yml): about 20 s in, the audit log
+says it would terminate billing-batch (idle in its transaction, blocking two);
+nothing is signalled until the policy says mode: enforce.
+  cat $WORK/remediation.jsonl
+  $PGWARDEN_BIN --remediation.config=$WORK/remediation.yml --remediation.check
+  curl -s localhost:$PGWARDEN_PORT/metrics | grep '^pgwarden_remediation_actions_total.*would_do'
+
 Right now:
 MSG
 show
@@ -220,6 +249,23 @@ if [[ $DEMO_CHECK == 1 ]]; then
     exit 1
   fi
   echo "/probe: the demo server through its name, pg_up 1 and the blocked chain; 169.254.169.254 refused (403)"
+  would=0
+  for i in $(seq 1 60); do
+    if grep -q '"action":"terminate","result":"would_do".*"application_name":"billing-batch"' \
+         "$WORK/remediation.jsonl" 2>/dev/null &&
+       curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" | grep -qx \
+         'pgwarden_remediation_actions_total{rule="idle-blockers",action="terminate",result="would_do"} 1'; then
+      would=1
+      break
+    fi
+    sleep 1
+  done
+  if [[ $would != 1 ]] || ! grep -qx 'pg_blocked_sessions{datname="shop"} [23]' \
+       <(curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics"); then
+    echo "demo check FAILED: dry-run remediation did not audit billing-batch, or signalled it" >&2
+    exit 1
+  fi
+  echo "remediation (dry run): would terminate billing-batch; the chain is still there"
   echo "Pages received:"
   # Webhook notifications (the chat messages go to the same file).
   python3 -c 'import json,sys

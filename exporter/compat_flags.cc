@@ -21,6 +21,8 @@ constexpr Rename kRenames[] = {
     {"probe.allow_any_target", "probe_allow_any_target"},
     {"probe.max_targets", "probe_max_targets"},
     {"probe.idle_timeout", "probe_idle_timeout"},
+    {"remediation.config", "remediation_config"},
+    {"remediation.check", "remediation_check"},
     {"extend.query-path", "extend_query_path"},
     {"include-databases", "include_databases"},
     {"exclude-databases", "exclude_databases"},

@@ -5,7 +5,10 @@
 # Alertmanager (the shipped routing, sending to a local webhook receiver).
 # Asserts that a long-running query and a blocked chain page within a bounded
 # time, with the root blocker's pid in the payload; that ending the blocker
-# sends the resolved notification; that every dashboard panel's query
+# sends the resolved notification; that remediation (enforce, the shipped
+# role) ends that chain when its rule matches, with the action's alert and
+# the blocked sessions' resolved one both reaching the webhook; that every
+# dashboard panel's query
 # returns data through Prometheus' HTTP API; and, over statements that move
 # in and out of the top N, that no pg_stat_statements counter resets and the
 # recording rules' share of time equals the view's.
@@ -25,10 +28,30 @@ PSQL=(psql -X -q "$DSN")
   CREATE TABLE accounts (id int PRIMARY KEY, balance int);
   INSERT INTO accounts SELECT g, 0 FROM generate_series(1, 10) g"
 
+# Remediation, enforced, as the shipped role: it ends root blockers idle in
+# a transaction whose application says "e2e-runaway" (none, until the end).
+"${PSQL[@]}" -f "$HERE/../deploy/sql/remediation-role.sql"
+echo "host=127.0.0.1 port=$PG_PORT user=pgwarden_remediation dbname=postgres" \
+  >"$WORK/remediation.dsn"
+cat >"$WORK/remediation.yml" <<YAML
+mode: enforce
+dsn_file: remediation.dsn
+audit_log: audit.jsonl
+rules:
+  - name: runaway-transactions
+    match:
+      state: ["idle in transaction"]
+      min_blocked_sessions: 1
+      application_name: ["e2e-runaway"]
+    action: cancel_then_terminate
+    grace_seconds: 2
+YAML
+
 # pgwarden, with a 2 s long-running threshold (the lowered rule's).
 start_pgwarden pgwarden "$BIN" --dsn "$DSN" --long_running_thresholds=2,300 \
   --stat_statements_limit=3 --collector_min_interval=stat_statements=0 \
-  --stat_statements_include_query --blocking_query_length=80
+  --stat_statements_include_query --blocking_query_length=80 \
+  --remediation.config="$WORK/remediation.yml"
 WEBHOOK_SECONDS=600 STACK_RECORDING_WINDOW=30s start_alerting_stack "127.0.0.1:$PGWARDEN_PORT" 1s \
   --for 1s --long-running 2 --blocked-wait 1 --idle 2 --lock-wait 2
 
@@ -77,7 +100,10 @@ wait "$BRIEF_HOLDER"
 # holding a row lock with two sessions queued behind it.
 PGAPPNAME=e2e-report spawn "$WORK/report.log" "${PSQL[@]}" -c "SELECT pg_sleep(300)"
 mkfifo "$WORK/root.in"
-PGAPPNAME=e2e-root spawn "$WORK/root.log" bash -c "exec psql -X -q '$DSN' <'$WORK/root.in'"
+# The application's role, not a superuser: remediation never signals those.
+"${PSQL[@]}" -c "CREATE ROLE e2e_app LOGIN; GRANT ALL ON accounts TO e2e_app"
+APP_DSN="host=127.0.0.1 port=$PG_PORT user=e2e_app dbname=postgres"
+PGAPPNAME=e2e-root spawn "$WORK/root.log" bash -c "exec psql -X -q '$APP_DSN' <'$WORK/root.in'"
 exec 7>"$WORK/root.in"
 echo "BEGIN; UPDATE accounts SET balance = balance + 1 WHERE id = 1;" >&7
 activity() {  # activity SQL_CONDITION EXPECTED: pg_stat_activity count matches
@@ -226,9 +252,22 @@ check "the recording rule's share of time equals the view's" compare_with_view s
 check "role churn's summed rate of execution time equals the view's" compare_with_view rate
 check "every second role churn spent is counted, within 1%" compare_with_view increase
 
-# End the blocker: the chain drains and the alert resolves.
-"${PSQL[@]}" -c "SELECT pg_terminate_backend($ROOT_PID)" >/dev/null
+# The blocker turns into what the remediation rule names: after its 2 s
+# grace, remediation terminates it (one action), the chain drains, the
+# action pages and the blocked sessions' alert resolves.
+check "remediation left the chain alone until its rule matched" \
+  activity "pid = $ROOT_PID" 1
+echo "SET application_name = 'e2e-runaway';" >&7
+check "remediation terminates the root blocker within 20 s" wait_until 20 \
+  activity "pid = $ROOT_PID" 0
 exec 7>&-
+check "the waiters proceed" wait_until 10 activity "application_name = 'e2e-waiter'" 0
+check "the audit log has the action, with the pid" grep -q \
+  "\"action\":\"terminate\",\"result\":\"done\",\"pid\":$ROOT_PID," "$WORK/audit.jsonl"
+check "exactly one action is counted" bash -c "curl -fsS '$PGWARDEN_URL/metrics' |
+  awk '/^pgwarden_remediation_actions_total.*result=\"done\"/ {s += \$2} END {exit s != 1}'"
+check "the remediation action pages within 60 s, saying what was done" wait_until 60 \
+  notified firing PostgresRemediationActed "pg_terminate_backend) 1 root blocker(s) under rule runaway-transactions"
 check "resolved notification within 90 s" wait_until 90 notified resolved PostgresBlockedSessions
 
 check_summary

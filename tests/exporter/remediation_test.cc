@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "tests/test_util.h"
 
 namespace pgwarden {
@@ -393,6 +396,49 @@ TEST_F(RemediationEngineTest, AFailedSignalIsCountedAndAudited) {
   EXPECT_THAT(audit.back(), HasSubstr("permission denied to cancel"));
   EXPECT_THAT(audit.back(), HasSubstr("\"pid\":1,"));
   EXPECT_THAT(audit.back(), HasSubstr("\"application_name\":\"billing-1\""));
+}
+
+}  // namespace
+}  // namespace pgwarden
+
+namespace pgwarden {
+namespace {
+
+// The thread around the engine: it evaluates on its schedule, scrapes read
+// its families meanwhile, and stopping it does not wait for an evaluation.
+TEST(RemediatorTest, EvaluatesOnItsScheduleWhileScrapesRead) {
+  auto opened = std::make_shared<std::atomic<int>>(0);
+  RemediatorOptions options;
+  options.interval = std::chrono::milliseconds(10);
+  options.own_applications = kOwn;
+  options.open = [opened]() -> std::unique_ptr<Database> {
+    ++*opened;
+    auto db = std::make_unique<ScriptedDatabase>();
+    db->sessions.push_back(Session(1, "active"));
+    db->sessions.push_back(Session(2, "active", {1}, 1));
+    return db;
+  };
+  RemediationPolicy policy = Policy(kAnyRoot, false);
+  policy.audit_log = "-";
+  auto remediator = std::make_unique<Remediator>(policy, std::move(options));
+  double evaluations = 0, would_do = 0;
+  for (int i = 0; i < 500 && (evaluations < 5 || would_do < 1); ++i) {
+    const Families f = remediator->Collect();
+    evaluations = *testing::Sample(f, "pgwarden_remediation_evaluations_total");
+    would_do = SumSamples(f, "pgwarden_remediation_actions_total",
+                          {{"result", "would_do"}});
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(evaluations, 5);
+  EXPECT_EQ(would_do, 1) << "one would-be terminate, then its grace";
+  EXPECT_EQ(*opened, 1) << "one connection, kept";
+  remediator.reset();
+}
+
+TEST(RemediatorTest, AnAuditLogThatCannotBeOpenedIsAnError) {
+  RemediationPolicy policy = Policy(kAnyRoot);
+  policy.audit_log = "/nonexistent/dir/audit.jsonl";
+  EXPECT_THROW(Remediator(policy, RemediatorOptions{}), std::invalid_argument);
 }
 
 }  // namespace

@@ -15,9 +15,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 # Layer of each non-collector source, by its stem in exporter/.
 LAYERS = {
     "base": {"counters", "database", "dsn", "log", "metrics", "process_metrics", "rows",
-             "server_info", "strings", "text"},
+             "server_info", "strings", "text", "yaml_reader"},
     "engine": {"collection", "collection_plan", "database_pool", "sampler",
                "samples", "self_metrics", "target"},
+    "remediation": {"remediation", "remediation_policy"},
     "postgres": {"pg_connection", "session"},
     "web": {"basic_auth", "probe_config", "tls", "web_access", "web_config"},
     "fleet": {"probe"},
@@ -29,13 +30,15 @@ BELOW = {
     "base": set(),
     "collectors": {"base"},
     "engine": {"base", "collectors"},
+    "remediation": {"base", "collectors", "engine"},
     "postgres": {"base"},
     "web": {"base"},
     "fleet": {"base", "collectors", "engine", "web"},
     "http": {"base", "collectors", "engine", "web", "fleet"},
-    "cli": {"base", "collectors", "engine", "web", "fleet", "http"},
-    "main": {"base", "collectors", "engine", "postgres", "web", "fleet", "http",
-             "cli"},
+    "cli": {"base", "collectors", "engine", "remediation", "web", "fleet",
+            "http"},
+    "main": {"base", "collectors", "engine", "remediation", "postgres", "web",
+             "fleet", "http", "cli"},
 }
 # System headers that belong to one file each.
 OWNED = {
