@@ -99,8 +99,10 @@ int PrintQueries(const Config& config) {
 // remediation's sessions, which remediation never signals.
 std::set<std::string> OwnApplications(const Config& config) {
   const std::string app = config.dsn.Get("application_name");
-  return {app, app + "_sampler", app + "_remediation",
-          config.remediation_dsn.Get("application_name")};
+  std::set<std::string> own = {app, app + "_sampler", app + "_remediation",
+                               config.remediation_dsn.Get("application_name")};
+  own.erase("");  // not every session without a name is pgwarden's
+  return own;
 }
 
 // --remediation.check: what each rule matches now, acting on nothing.

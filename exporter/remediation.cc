@@ -63,6 +63,8 @@ WHERE w.pid IS NOT NULL
 // stopped matching, so a flapping match does not restart its grace.
 constexpr auto kForgetAfter = std::chrono::seconds(60);
 
+constexpr auto kMinBetweenActions = std::chrono::seconds(1);
+
 constexpr const char* kResults[] = {"done", "skipped", "would_do", "failed"};
 
 bool CancelCannotEnd(const std::string& state) {
@@ -313,7 +315,11 @@ std::optional<bool> RemediationEngine::NextAction(const RemediationCandidate& c,
   const auto grace = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(c.rule->grace_seconds));
   const bool acted = t.cancels + t.terminates > 0;
-  if (t.finished || (acted && now - t.last_action < grace)) {
+  // Even with no grace, a signal gets a moment to land before the next one
+  // (a terminated backend is still listed for a few milliseconds).
+  if (t.finished ||
+      (acted && now - t.last_action <
+                    std::max<Clock::duration>(grace, kMinBetweenActions))) {
     return std::nullopt;
   }
   const bool stuck = CancelCannotEnd(c.session.state);

@@ -385,6 +385,18 @@ TEST_F(RemediationEngineTest, AChangedSessionIsSkippedAndCostsNoBudget) {
   EXPECT_EQ(Actions(e, {{"result", "done"}}), 1);
 }
 
+TEST_F(RemediationEngineTest, WithoutGraceASignalStillGetsASecondToLand) {
+  RemediationEngine e = Engine(Policy(
+      "  - {name: now, match: {min_blocked_sessions: 1}, action: terminate, "
+      "grace_seconds: 0}\n"));
+  Chain(1, "active");
+  EvaluateAt(e, 0);
+  EvaluateAt(e, 0.5);  // still listed while it exits
+  EXPECT_EQ(db.actions.size(), 1u);
+  EvaluateAt(e, 1.5);  // still there a second later: try again
+  EXPECT_EQ(db.actions.size(), 2u);
+}
+
 TEST_F(RemediationEngineTest, AFailedSignalIsCountedAndAudited) {
   RemediationEngine e = Engine(Policy(kAnyRoot));
   Chain(1, "active");
