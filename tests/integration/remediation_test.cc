@@ -139,7 +139,7 @@ TEST_F(RemediationTest, DryRunRecordsWouldDoAndSignalsNothing) {
   auto db = RemediationDatabase();
   RemediationEngine engine =
       Engine(std::string("mode: dry_run\n") + kIdleBlockers);
-  EvaluateFor(engine, *db, 2.5);
+  EvaluateFor(engine, *db, 1.6);
   const std::string pid = "\"pid\":" + std::to_string(root.pid()) + ",";
   EXPECT_EQ(AuditLines({"\"event\":\"candidate\"", pid,
                         "\"blocked_sessions\":3", "\"mode\":\"dry_run\""}),
@@ -211,7 +211,7 @@ rules:
 )");
   EvaluateFor(engine, *db, 10, [&] { return WaitingOnLocks() == 0; });
   EXPECT_EQ(WaitingOnLocks(), 0);
-  EvaluateFor(engine, *db, 2);  // past the grace: nothing to escalate
+  EvaluateFor(engine, *db, 1.2);  // past the grace: nothing to escalate
   EXPECT_EQ(Actions(engine, {{"action", "cancel"}, {"result", "done"}}), 1);
   EXPECT_EQ(Actions(engine, {{"action", "terminate"}}), 0);
   EXPECT_TRUE(Alive(root.pid())) << "a cancel keeps the session";
@@ -249,7 +249,7 @@ rules:
     action: terminate
     grace_seconds: 0
 )");
-  EvaluateFor(engine, *db, 2);
+  EvaluateFor(engine, *db, 1);
   EXPECT_EQ(AuditLines({"\"event\":\"protected\"",
                         "\"pid\":" + std::to_string(root.pid()) + ",",
                         "a superuser's session"}),
@@ -263,6 +263,53 @@ rules:
   EXPECT_TRUE(Alive(root.pid()));
   EXPECT_TRUE(Alive(walsender.pid()));
   EXPECT_EQ(WaitingOnLocks(), 2);
+}
+
+TEST_F(RemediationTest, AnAutovacuumWorkerThatBlocksIsNeverTouched) {
+  // A vacuum throttled to a crawl, which autovacuum starts within a second.
+  pqxx::nontransaction& admin = Admin();
+  admin.exec(
+      "DROP TABLE IF EXISTS it_crawl; CREATE TABLE it_crawl (i int) WITH "
+      "(autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0, "
+      "autovacuum_vacuum_cost_delay = 100, autovacuum_vacuum_cost_limit = 1);"
+      "INSERT INTO it_crawl SELECT generate_series(1, 200000); "
+      "DELETE FROM it_crawl");
+  admin.exec("ALTER SYSTEM SET autovacuum_naptime = 1");
+  admin.exec("SELECT pg_reload_conf()");
+  std::string worker;
+  WaitFor(
+      [&] {
+        const auto r = admin.exec(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = "
+            "'autovacuum worker' AND query LIKE '%it_crawl%'");
+        if (!r.empty()) worker = r[0][0].c_str();
+        return !r.empty();
+      },
+      30);
+  admin.exec("ALTER SYSTEM RESET autovacuum_naptime");
+  admin.exec("SELECT pg_reload_conf()");
+  ASSERT_FALSE(worker.empty()) << "no autovacuum worker on it_crawl in 30 s";
+  // A session that needs the vacuum's lock, and lets it run (a waiter
+  // cancels autovacuum after deadlock_timeout).
+  NewClient("waiter-av")
+      .Start(
+          "SET deadlock_timeout = '60s'; "
+          "LOCK TABLE it_crawl IN SHARE UPDATE EXCLUSIVE MODE");
+  ASSERT_TRUE(WaitFor([&] { return WaitingOnLocks() == 1; }));
+  auto db = RemediationDatabase();
+  RemediationEngine engine = Engine(R"(
+mode: enforce
+rules:
+  - {name: any-blocker, match: {min_blocked_sessions: 1}, action: terminate}
+)");
+  EvaluateFor(engine, *db, 1);
+  EXPECT_EQ(AuditLines({"\"event\":\"protected\"", "\"pid\":" + worker + ",",
+                        "not a client backend (autovacuum worker)"}),
+            1);
+  EXPECT_EQ(Actions(engine, {}), 0);
+  EXPECT_TRUE(Alive(std::stoi(worker)));
+  admin.exec("SELECT pg_terminate_backend(" + worker + ")");
+  admin.exec("DROP TABLE it_crawl");
 }
 
 TEST_F(RemediationTest, TheGuardedStatementSignalsOnlyTheSessionItSaw) {
@@ -328,7 +375,7 @@ rules:
     action: terminate
     grace_seconds: 0
 )");
-  EvaluateFor(engine, *db, 3);
+  EvaluateFor(engine, *db, 1.5);
   int alive = 0;
   for (int pid : roots) alive += Alive(pid);
   EXPECT_EQ(alive, 15);
