@@ -35,6 +35,7 @@ void EmitColumns(const Rows& rows, const std::vector<LabelColumn>& labels,
   for (const ColumnMetric& m : metrics) {
     const int column = rows.Column(m.column);
     FamilyBuilder family(m.name, m.help, TypeFor(m.name, m.kind));
+    if (column >= 0) family.Reserve(rows.size());
     std::optional<FamilyBuilder> legacy;
     if (legacy_names && m.legacy_name) {
       legacy.emplace(m.legacy_name, m.help, prometheus::MetricType::Untyped);

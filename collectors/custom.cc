@@ -146,6 +146,7 @@ class CustomCollector final : public Collector {
           name, m.description,
           TypeFor(name,
                   m.usage == U::kCounter ? Kind::kCounter : Kind::kGauge));
+      family.Reserve(rows.size());
       std::optional<FamilyBuilder> legacy;
       if (duration && legacy_names_) {
         legacy.emplace(q_.name + "_" + m.column + "_milliseconds",

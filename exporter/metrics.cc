@@ -5,9 +5,21 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <string_view>
 #include <unordered_set>
 
 namespace pgwarden {
+namespace {
+
+// True if every byte is 7-bit ASCII; the common case for database text.
+bool IsAscii(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 Families Exposition::Flatten() const {
   Families out;
@@ -108,6 +120,11 @@ void FamilyBuilder::SetValue(prometheus::ClientMetric& metric,
   }
 }
 
+FamilyBuilder& FamilyBuilder::Reserve(size_t series) {
+  family_.metric.reserve(series);
+  return *this;
+}
+
 void FamilyBuilder::MoveTo(std::vector<prometheus::MetricFamily>& out) {
   if (!family_.metric.empty()) MoveToAlways(out);
 }
@@ -117,31 +134,49 @@ void FamilyBuilder::MoveToAlways(std::vector<prometheus::MetricFamily>& out) {
   // UTF-8 names, two long strings with one prefix). A duplicate series makes
   // Prometheus reject the whole scrape, so the first one wins.
   if (may_repeat_ && family_.metric.size() > 1) {
-    std::unordered_set<std::string> seen;
+    // Series compared by their label values in place (no key strings: this
+    // runs over every series of every custom query each scrape).
+    using Metric = prometheus::ClientMetric;
+    struct Hash {
+      size_t operator()(const Metric* m) const {
+        size_t h = m->label.size();
+        for (const auto& l : m->label) {
+          h = h * 1000003 ^ std::hash<std::string_view>()(l.value);
+        }
+        return h;
+      }
+    };
+    struct Equal {
+      bool operator()(const Metric* a, const Metric* b) const {
+        if (a->label.size() != b->label.size()) return false;
+        for (size_t i = 0; i < a->label.size(); ++i) {
+          if (a->label[i].value != b->label[i].value) return false;
+        }
+        return true;
+      }
+    };
     auto& metrics = family_.metric;
-    metrics.erase(std::remove_if(metrics.begin(), metrics.end(),
-                                 [&](const prometheus::ClientMetric& m) {
-                                   std::string key;
-                                   for (const auto& l : m.label) {
-                                     key += l.value;
-                                     key += '\0';
-                                   }
-                                   return !seen.insert(std::move(key)).second;
-                                 }),
-                  metrics.end());
+    std::unordered_set<const Metric*, Hash, Equal> seen(metrics.size());
+    std::vector<bool> first(metrics.size());
+    bool repeats = false;
+    for (size_t i = 0; i < metrics.size(); ++i) {
+      first[i] = seen.insert(&metrics[i]).second;
+      repeats = repeats || !first[i];
+    }
+    if (repeats) {
+      size_t kept = 0;
+      for (size_t i = 0; i < metrics.size(); ++i) {
+        if (!first[i]) continue;
+        if (kept != i) metrics[kept] = std::move(metrics[i]);
+        ++kept;
+      }
+      metrics.resize(kept);
+    }
   }
   out.push_back(std::move(family_));
 }
 
 namespace {
-
-// True if every byte is 7-bit ASCII; the common case for database text.
-bool IsAscii(std::string_view s) {
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
-  }
-  return true;
-}
 
 std::vector<std::string> SanitizedKey(const std::vector<std::string>& key) {
   std::vector<std::string> out(key);

@@ -47,6 +47,9 @@ class FamilyBuilder {
                               const std::vector<double>& cumulative,
                               double count, double sum);
 
+  // Room for `series` series (one per row, typically): no regrowth.
+  FamilyBuilder& Reserve(size_t series);
+
   // Moves the family into `out` unless it has no samples.
   void MoveTo(std::vector<prometheus::MetricFamily>& out);
   // Moves the family into `out` even when empty (it then prints HELP/TYPE).

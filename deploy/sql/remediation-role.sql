@@ -6,7 +6,9 @@
 --   pg_read_all_stats   every session's state, query and transaction start
 --                       in pg_stat_activity: without it another role's
 --                       session shows no state, and no rule can be checked
--- No table, schema or function privileges: it cannot read or change data.
+-- No table, schema or function privileges: it cannot read or change data
+-- (before PostgreSQL 15, PUBLIC may create in schema public, which reaches
+-- every role; the read-only sessions below refuse it).
 -- Its sessions are read-only (default_transaction_read_only), and it holds
 -- one connection (a second for a restart overlapping the old process).
 --
