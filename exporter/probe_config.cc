@@ -1,6 +1,5 @@
 #include "exporter/probe_config.h"
 
-#include <arpa/inet.h>
 #include <fnmatch.h>
 #include <yaml-cpp/yaml.h>
 
@@ -41,40 +40,6 @@ void CheckKeys(const std::string& path, const YAML::Node& node,
       Fail(path, kv.first.Mark(), "unknown key \"" + key + "\" in " + where);
     }
   }
-}
-
-// An address range "a.b.c.d/n" or "x::/n": the network bytes and prefix.
-struct Cidr {
-  int family = 0;
-  unsigned char bytes[16] = {0};
-  int prefix = 0;
-};
-
-bool ParseCidr(const std::string& text, Cidr& out) {
-  const size_t slash = text.find('/');
-  if (slash == std::string::npos) return false;
-  const std::string address = text.substr(0, slash);
-  const auto prefix = ParseFiniteDouble(text.substr(slash + 1));
-  out.family = address.find(':') == std::string::npos ? AF_INET : AF_INET6;
-  const int bits = out.family == AF_INET ? 32 : 128;
-  if (!prefix || *prefix < 0 || *prefix > bits ||
-      *prefix != static_cast<int>(*prefix)) {
-    return false;
-  }
-  out.prefix = static_cast<int>(*prefix);
-  return inet_pton(out.family, address.c_str(), out.bytes) == 1;
-}
-
-bool InCidr(const Cidr& range, const std::string& address) {
-  unsigned char bytes[16] = {0};
-  if (inet_pton(range.family, address.c_str(), bytes) != 1) return false;
-  int left = range.prefix;
-  for (int i = 0; left > 0; ++i, left -= 8) {
-    const unsigned char mask =
-        left >= 8 ? 0xff : static_cast<unsigned char>(0xff << (8 - left));
-    if ((bytes[i] & mask) != (range.bytes[i] & mask)) return false;
-  }
-  return true;
 }
 
 bool IsHostPortPattern(const std::string& text) {
@@ -147,7 +112,7 @@ ProbeConfig ParseProbeConfig(const std::string& text, const std::string& path) {
       }
       for (const auto& item : allowed) {
         const std::string entry = Scalar(path, item, "allowed_targets");
-        Cidr cidr;
+        CidrRange cidr;
         if (!ParseCidr(entry, cidr) && !IsHostPortPattern(entry)) {
           Fail(path, item.Mark(),
                "allowed_targets: \"" + entry +
@@ -237,7 +202,7 @@ Allowed TargetAllowed(const std::vector<std::string>& allowed,
   if (host.empty() || host[0] == '/' || host[0] == '@') return Allowed::kNo;
   const std::string host_port = host + ":" + std::to_string(port);
   for (const std::string& entry : allowed) {
-    Cidr cidr;
+    CidrRange cidr;
     if (ParseCidr(entry, cidr)) {
       if (addresses.empty()) continue;
       bool all = true;

@@ -80,6 +80,20 @@ bool AnyGlob(const std::vector<std::string>& patterns,
   return false;
 }
 
+// client_addr patterns: CIDR ranges ("10.0.0.0/8") or globs.
+bool AnyAddress(const std::vector<std::string>& patterns,
+                const std::string& address) {
+  if (patterns.empty()) return true;
+  for (const std::string& p : patterns) {
+    CidrRange range;
+    if (ParseCidr(p, range) ? InCidr(range, address)
+                            : fnmatch(p.c_str(), address.c_str(), 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool Matches(const RemediationMatch& m, const RemediationSession& s, bool root,
              int blocked, double longest_wait) {
   if (m.min_blocked_sessions > 0 &&
@@ -101,7 +115,8 @@ bool Matches(const RemediationMatch& m, const RemediationSession& s, bool root,
   }
   return AnyGlob(m.usename, s.usename) &&
          AnyGlob(m.application_name, s.application_name) &&
-         AnyGlob(m.datname, s.datname) && AnyGlob(m.client_addr, s.client_addr);
+         AnyGlob(m.datname, s.datname) &&
+         AnyAddress(m.client_addr, s.client_addr);
 }
 
 // `column` of s equals the timestamp the server showed as `text`.

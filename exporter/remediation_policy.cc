@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "exporter/strings.h"
 #include "exporter/yaml_reader.h"
 
 namespace pgwarden {
@@ -51,7 +52,16 @@ void ParseMatch(YamlReader& p, const YAML::Node& node, const std::string& rule,
           if (k == "usename") m.usename = p.OneOrList(v, key);
           if (k == "application_name") m.application_name = p.OneOrList(v, key);
           if (k == "datname") m.datname = p.OneOrList(v, key);
-          if (k == "client_addr") m.client_addr = p.OneOrList(v, key);
+          if (k == "client_addr") {
+            m.client_addr = p.OneOrList(v, key);
+            for (const std::string& a : m.client_addr) {
+              CidrRange range;
+              if (a.find('/') != std::string::npos && !ParseCidr(a, range)) {
+                p.Fail(v, key + ": \"" + a +
+                              "\" is not a CIDR range (10.0.0.0/8, fd00::/8)");
+              }
+            }
+          }
           if (k == "min_blocked_sessions") {
             const double n = p.Number(v, key, 1, 100000);
             if (n != static_cast<int>(n)) p.Fail(v, key + " must be whole");

@@ -12,8 +12,8 @@ const char* ActionName(RemediationAction action);
 
 // What a rule matches. Lists are alternatives ("any of"); an empty list
 // matches everything. usename, application_name, datname and client_addr
-// take shell globs (fnmatch: *, ?, [..]); state takes pg_stat_activity's
-// state names exactly.
+// take shell globs (fnmatch: *, ?, [..]), client_addr also CIDR ranges
+// (10.0.0.0/8); state takes pg_stat_activity's state names exactly.
 struct RemediationMatch {
   std::vector<std::string> state, usename, application_name, datname,
       client_addr;

@@ -1,5 +1,7 @@
 #include "exporter/strings.h"
 
+#include <arpa/inet.h>
+
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -104,6 +106,33 @@ std::string QuoteLiteral(std::string_view text) {
     out += c;
   }
   return out + "'";
+}
+
+bool ParseCidr(const std::string& text, CidrRange& out) {
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos) return false;
+  const std::string address = text.substr(0, slash);
+  const auto prefix = ParseFiniteDouble(text.substr(slash + 1));
+  out.family = address.find(':') == std::string::npos ? AF_INET : AF_INET6;
+  const int bits = out.family == AF_INET ? 32 : 128;
+  if (!prefix || *prefix < 0 || *prefix > bits ||
+      *prefix != static_cast<int>(*prefix)) {
+    return false;
+  }
+  out.prefix = static_cast<int>(*prefix);
+  return inet_pton(out.family, address.c_str(), out.bytes) == 1;
+}
+
+bool InCidr(const CidrRange& range, const std::string& address) {
+  unsigned char bytes[16] = {0};
+  if (inet_pton(range.family, address.c_str(), bytes) != 1) return false;
+  int left = range.prefix;
+  for (int i = 0; left > 0; ++i, left -= 8) {
+    const unsigned char mask =
+        left >= 8 ? 0xff : static_cast<unsigned char>(0xff << (8 - left));
+    if ((bytes[i] & mask) != (range.bytes[i] & mask)) return false;
+  }
+  return true;
 }
 
 }  // namespace pgwarden

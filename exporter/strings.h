@@ -38,4 +38,19 @@ void AppendQuoted(std::string& out, std::string_view text, bool as_json);
 // doubled (standard_conforming_strings, on since 9.1).
 std::string QuoteLiteral(std::string_view text);
 
+// An address range, "a.b.c.d/n" or "x::/n": the network bytes and prefix.
+struct CidrRange {
+  int family = 0;  // AF_INET or AF_INET6
+  unsigned char bytes[16] = {0};
+  int prefix = 0;
+};
+
+// Parses a CIDR range; false for anything else (no slash, a bad address or
+// prefix).
+bool ParseCidr(const std::string& text, CidrRange& out);
+
+// Whether `address` (an IPv4 or IPv6 address's text) is inside `range`;
+// false for text that is not an address of the range's family.
+bool InCidr(const CidrRange& range, const std::string& address);
+
 }  // namespace pgwarden

@@ -142,6 +142,12 @@ TEST(RemediationPolicyTest, EveryBadFieldSaysWhereAndWhy) {
                             "      min_blocked_sessions: 1\n"
                             "    action: terminate\n",
        "p.yml:5: rule \"r\": match.usename must be a list"},
+      {std::string(kHead) + "  - name: r\n    match:\n"
+                            "      client_addr: [10.0.0.0/33]\n"
+                            "      min_blocked_sessions: 1\n"
+                            "    action: terminate\n",
+       "p.yml:5: rule \"r\": match.client_addr: \"10.0.0.0/33\" is not a CIDR "
+       "range"},
       {std::string(kHead) + "  - name: r\n    match: {usename: [app]}\n"
                             "    action: terminate\n",
        "p.yml:3: rule \"r\" would match sessions that block nobody and are "

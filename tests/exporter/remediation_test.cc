@@ -88,6 +88,9 @@ TEST(MatchRemediationRulesTest, ThresholdsAndFiltersMustAllHold) {
   EXPECT_EQ(matched("min_blocked_sessions: 1, datname: [shop2]"), 0u);
   EXPECT_EQ(matched("min_blocked_sessions: 1, client_addr: '10.0.0.*'"), 1u);
   EXPECT_EQ(matched("min_blocked_sessions: 1, client_addr: '192.168.*'"), 0u);
+  EXPECT_EQ(matched("min_blocked_sessions: 1, client_addr: [10.0.0.0/24]"), 1u);
+  EXPECT_EQ(matched("min_blocked_sessions: 1, client_addr: [10.0.1.0/24]"), 0u);
+  EXPECT_EQ(matched("min_blocked_sessions: 1, client_addr: ['fd00::/8']"), 0u);
 }
 
 TEST(MatchRemediationRulesTest, OnlyRootsBlockerRulesAndAgeRulesForTheRest) {

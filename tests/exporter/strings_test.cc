@@ -42,3 +42,29 @@ TEST(StringsTest, PercentEncodeKeepsOnlyUnreserved) {
 
 }  // namespace
 }  // namespace pgwarden::testing
+
+namespace pgwarden {
+namespace {
+
+TEST(CidrTest, RangesOfBothFamilies) {
+  CidrRange v4, v6;
+  ASSERT_TRUE(ParseCidr("10.1.0.0/16", v4));
+  EXPECT_TRUE(InCidr(v4, "10.1.255.3"));
+  EXPECT_FALSE(InCidr(v4, "10.2.0.1"));
+  EXPECT_FALSE(InCidr(v4, "fd00::1")) << "another family";
+  EXPECT_FALSE(InCidr(v4, "")) << "a Unix socket has no address";
+  ASSERT_TRUE(ParseCidr("fd00::/8", v6));
+  EXPECT_TRUE(InCidr(v6, "fd12::1"));
+  EXPECT_FALSE(InCidr(v6, "fe80::1"));
+  CidrRange all;
+  ASSERT_TRUE(ParseCidr("0.0.0.0/0", all));
+  EXPECT_TRUE(InCidr(all, "192.0.2.1"));
+  for (const char* bad : {"10.0.0.0", "10.0.0.0/33", "10.0.0/8", "x/8",
+                          "10.0.0.0/1.5", "::/129"}) {
+    CidrRange r;
+    EXPECT_FALSE(ParseCidr(bad, r)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace pgwarden
