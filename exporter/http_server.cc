@@ -232,9 +232,12 @@ struct HttpServer::Impl {
   void Release() {
     if (options.max_requests > 0) scrapes_in_flight.fetch_sub(1);
   }
-  // Sends `exposition`; returns its uncompressed size.
-  size_t SendExposition(mg_connection* conn, Response& response,
-                        const Exposition& exposition);
+  // Sends `exposition`. `built` is told its uncompressed size once the
+  // body is built and before a byte is sent, so that a client that reads
+  // the whole answer and asks again is told about that answer.
+  void SendExposition(mg_connection* conn, Response& response,
+                      const Exposition& exposition,
+                      const std::function<void(size_t)>& built = nullptr);
   Families OwnMetrics() const;
 };
 
@@ -294,20 +297,22 @@ bool HttpServer::Impl::Admit(Response& response) {
   return true;
 }
 
-size_t HttpServer::Impl::SendExposition(mg_connection* conn, Response& response,
-                                        const Exposition& exposition) {
+void HttpServer::Impl::SendExposition(
+    mg_connection* conn, Response& response, const Exposition& exposition,
+    const std::function<void(size_t)>& built) {
   // Concurrent answers share the pieces of the parts they share: however
   // many clients scrape at once, the output is held about once.
   const char* accept = mg_get_header(conn, "Accept-Encoding");
   if (accept && AcceptsGzip(accept)) {
     const Body body = GzipBody(exposition);
+    if (built) built(body.text_bytes);
     response.Send(200, kExpositionContentType, body,
                   {{"Content-Encoding", "gzip"}, {"Vary", "Accept-Encoding"}});
-    return body.text_bytes;
+    return;
   }
   const Body body = SerializeBody(exposition);
+  if (built) built(body.text_bytes);
   response.Send(200, kExpositionContentType, body);
-  return body.text_bytes;
 }
 
 int HttpServer::Impl::Serve(
@@ -347,8 +352,10 @@ int HttpServer::Impl::Metrics(mg_connection* conn, Response& response) {
       if (!part) continue;  // (a ?: with a temporary would copy the part)
       for (const auto& f : *part) series += f.metric.size();
     }
-    counters.last_bytes = SendExposition(conn, response, exposition);
-    counters.last_series = series;
+    SendExposition(conn, response, exposition, [&](size_t bytes) {
+      counters.last_bytes = bytes;
+      counters.last_series = series;
+    });
     return 200;
   });
 }
