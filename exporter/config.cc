@@ -216,6 +216,22 @@ std::vector<double> ParseThresholds(const std::string& text) {
   return out;
 }
 
+void LoadRemediation(Config& c) {
+  try {
+    c.remediation = LoadRemediationPolicy(FLAGS_remediation_config);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("--remediation.config: ") +
+                                e.what());
+  }
+  Dsn dsn = Dsn::Parse(
+      FirstLine(c.remediation->dsn_file, "the remediation policy's dsn_file"));
+  // Told apart from the scrape's sessions, and protected like them.
+  if (!dsn.Has("application_name")) {
+    dsn.Set("application_name", c.dsn.Get("application_name") + "_remediation");
+  }
+  c.remediation_dsn = WithSessionSettings(dsn, c.session);
+}
+
 Config LoadConfig() {
   Config c;
   c.dsn = LoadDsn(c.dsn_text, c.session);
@@ -260,23 +276,10 @@ Config LoadConfig() {
   c.http = LoadHttpOptions();
   c.web_config_file = FLAGS_web_config_file;
   if (!FLAGS_remediation_config.empty()) {
-    try {
-      c.remediation = LoadRemediationPolicy(FLAGS_remediation_config);
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument(std::string("--remediation.config: ") +
-                                  e.what());
-    }
     Require(sampling,
             "--remediation.config evaluates on the activity sampler's "
             "schedule: it needs --sample_interval above 0");
-    Dsn dsn = Dsn::Parse(FirstLine(c.remediation->dsn_file,
-                                   "the remediation policy's dsn_file"));
-    // Told apart from the scrape's sessions, and protected like them.
-    if (!dsn.Has("application_name")) {
-      dsn.Set("application_name",
-              c.dsn.Get("application_name") + "_remediation");
-    }
-    c.remediation_dsn = WithSessionSettings(dsn, c.session);
+    LoadRemediation(c);
   } else if (FLAGS_remediation_check) {
     throw std::invalid_argument(
         "--remediation.check needs --remediation.config");

@@ -43,6 +43,12 @@ struct Config {
 // std::invalid_argument with a one-line reason.
 Config LoadConfig();
 
+// Reads --remediation.config and its dsn_file into c.remediation and
+// c.remediation_dsn (c.dsn and c.session set); throws
+// std::invalid_argument with a one-line reason. LoadConfig calls it; SIGHUP
+// again.
+void LoadRemediation(Config& c);
+
 // The DSN from postgres_exporter's environment variables: DATA_SOURCE_NAME,
 // else postgresql://USER:PASS@URI from DATA_SOURCE_URI, DATA_SOURCE_USER and
 // DATA_SOURCE_PASS; each variable may instead name a file in its *_FILE

@@ -126,7 +126,8 @@ PGWARDEN_FLAG(string, remediation_config, "",
               "Remediation policy (YAML, see README): cancel or terminate root "
               "blockers its rules match, every --sample_interval, on the "
               "connection of a pg_signal_backend role; dry_run unless it says "
-              "enforce. Without it pgwarden never signals a session.");
+              "enforce. Without it pgwarden never signals a session. SIGHUP "
+              "re-reads it.");
 PGWARDEN_FLAG(bool, remediation_check, false,
               "With --remediation.config: check the policy, connect, print "
               "what each rule matches right now (acting on nothing) and exit.");

@@ -165,6 +165,27 @@ int CheckRemediation(const Config& config) {
   return 0;
 }
 
+// SIGHUP: --remediation.config again (its dsn_file too); a broken file
+// keeps the policy in force.
+void ReloadRemediation(Config& config, Remediator& remediator) {
+  Config next = config;
+  try {
+    LoadRemediation(next);
+    remediator.Replace(*next.remediation, [dsn = next.remediation_dsn] {
+      return NewPostgresDatabase(dsn);
+    });
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError,
+        std::string(e.what()) + " (on SIGHUP: the policy in force stays)");
+    return;
+  }
+  for (const std::string& w : next.remediation->warnings) {
+    Log(LogLevel::kWarn, "--remediation.config: " + w);
+  }
+  config.remediation = std::move(next.remediation);
+  config.remediation_dsn = std::move(next.remediation_dsn);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -297,7 +318,8 @@ int main(int argc, char** argv) {
           (target ? config.dsn.Redacted() : std::string("none (/probe only)")) +
           "; collectors " + collectors);
 
-  // SIGHUP re-reads --config.file (a broken file keeps the last good one);
+  // SIGHUP re-reads --config.file and --remediation.config (a broken file
+  // keeps the last good one);
   // every second, probe targets idle past --probe.idle_timeout are closed;
   // every 10 s, the heap's free pages go back to the system, so a peak
   // (many concurrent scrapes of a large exposition) does not stay resident.
@@ -307,6 +329,7 @@ int main(int argc, char** argv) {
     sig = sigtimedwait(&signals, nullptr, &second);
     if (sig == SIGHUP) {
       probe_config->Reload();
+      if (remediator) ReloadRemediation(config, *remediator);
     } else if (sig < 0) {
       prober.CloseIdle(Clock::now());
       if (tick % 10 == 0) malloc_trim(0);

@@ -510,6 +510,17 @@ void RemediationEngine::Evaluate(Database& database, Clock::time_point now,
   }
 }
 
+void RemediationEngine::ContinueCounts(const RemediationEngine& old) {
+  // The budget too: a reload must not be a way past max_actions_per_minute.
+  recent_actions_ = old.recent_actions_;
+  evaluations_ += old.evaluations_;
+  errors_ += old.errors_;
+  for (auto& [key, n] : actions_) {
+    auto it = old.actions_.find(key);
+    if (it != old.actions_.end()) n += it->second;
+  }
+}
+
 Families RemediationEngine::Collect() const {
   using prometheus::MetricType;
   Families out;
@@ -574,27 +585,47 @@ std::function<void(const std::string&)> OpenAuditLog(const std::string& path) {
 }
 
 struct Remediator::State {
-  State(RemediationPolicy policy, RemediatorOptions o,
-        std::function<void(const std::string&)> audit)
-      : interval(o.interval),
-        open(std::move(o.open)),
-        engine(std::move(policy), std::move(o.own_applications),
-               std::move(audit)),
-        families(engine.Collect()) {}
+  State(Clock::duration every, std::unique_ptr<RemediationEngine> e,
+        std::function<std::unique_ptr<Database>()> o)
+      : interval(every),
+        open(std::move(o)),
+        engine(std::move(e)),
+        families(engine->Collect()) {}
 
   void Run();
+  // Takes a policy Replace() left, if any, before an evaluation.
+  void TakeReplacement();
 
   const Clock::duration interval;
-  const std::function<std::unique_ptr<Database>()> open;
-  RemediationEngine engine;            // the thread's only
-  std::unique_ptr<Database> database;  // the thread's only
-  std::string last_error;              // the thread's only
+  // The thread's only, like the three below.
+  std::function<std::unique_ptr<Database>()> open;
+  std::unique_ptr<RemediationEngine> engine;
+  std::unique_ptr<Database> database;
+  std::string last_error;
 
   std::mutex mu;  // guards everything below
   std::condition_variable wake;
   bool stop = false;
   Families families;  // the engine's, after its last evaluation
+  std::unique_ptr<RemediationEngine> replacement;
+  std::function<std::unique_ptr<Database>()> replacement_open;
 };
+
+void Remediator::State::TakeReplacement() {
+  std::unique_ptr<RemediationEngine> next;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!replacement) return;
+    next = std::move(replacement);
+    open = std::move(replacement_open);
+  }
+  next->ContinueCounts(*engine);
+  engine = std::move(next);
+  database.reset();  // the new policy's connection
+  Log(engine->policy().enforce ? LogLevel::kWarn : LogLevel::kInfo,
+      std::string("remediation policy replaced: mode ") +
+          (engine->policy().enforce ? "enforce" : "dry_run"));
+}
 
 void Remediator::State::Run() {
   Clock::time_point next = Clock::now();
@@ -604,18 +635,19 @@ void Remediator::State::Run() {
       wake.wait_until(lock, next, [&] { return stop; });
       if (stop) return;
     }
+    TakeReplacement();
     const Clock::time_point start = Clock::now();
     std::string error;
     try {
       if (!database) database = open();
-      engine.Evaluate(
+      engine->Evaluate(
           *database, start,
           start + std::max<Clock::duration>(interval, std::chrono::seconds(2)));
     } catch (const std::exception& e) {
       error = e.what();
     }
     {
-      Families f = engine.Collect();
+      Families f = engine->Collect();
       std::lock_guard<std::mutex> lock(mu);
       families = std::move(f);
     }
@@ -631,15 +663,29 @@ void Remediator::State::Run() {
   }
 }
 
-Remediator::Remediator(RemediationPolicy policy, RemediatorOptions options) {
+Remediator::Remediator(RemediationPolicy policy, RemediatorOptions options)
+    : own_(options.own_applications) {
   if (policy.enforce) {
     Log(LogLevel::kWarn,
         "remediation enforced: sessions matching its rules are signalled");
   }
   auto audit = OpenAuditLog(policy.audit_log);
-  state_ = std::make_shared<State>(std::move(policy), std::move(options),
-                                   std::move(audit));
+  state_ =
+      std::make_shared<State>(options.interval,
+                              std::make_unique<RemediationEngine>(
+                                  std::move(policy), own_, std::move(audit)),
+                              std::move(options.open));
   std::thread([s = state_] { s->Run(); }).detach();
+}
+
+void Remediator::Replace(RemediationPolicy policy,
+                         std::function<std::unique_ptr<Database>()> open) {
+  auto audit = OpenAuditLog(policy.audit_log);
+  auto engine = std::make_unique<RemediationEngine>(std::move(policy), own_,
+                                                    std::move(audit));
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->replacement = std::move(engine);
+  state_->replacement_open = std::move(open);
 }
 
 Remediator::~Remediator() {

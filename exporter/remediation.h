@@ -91,6 +91,11 @@ class RemediationEngine {
 
   Families Collect() const;
 
+  // Continues `old`'s counts (evaluations, errors, and the actions of
+  // rules, actions and results this policy has too) and its last minute's
+  // actions (the budget), for a policy that replaces another.
+  void ContinueCounts(const RemediationEngine& old);
+
   const RemediationPolicy& policy() const { return policy_; }
 
  private:
@@ -147,8 +152,16 @@ class Remediator {
 
   Families Collect();
 
+  // Evaluates `policy` on the connection `open` makes from the next
+  // evaluation on (SIGHUP): the counts continue, what was decided about
+  // sessions starts anew. Throws std::invalid_argument when the new audit
+  // log cannot be opened; the current policy then stays.
+  void Replace(RemediationPolicy policy,
+               std::function<std::unique_ptr<Database>()> open);
+
  private:
   struct State;
+  const std::set<std::string> own_;
   std::shared_ptr<State> state_;
 };
 

@@ -400,6 +400,22 @@ TEST_F(RemediationEngineTest, WithoutGraceASignalStillGetsASecondToLand) {
   EXPECT_EQ(db.actions.size(), 2u);
 }
 
+TEST_F(RemediationEngineTest, AReplacementKeepsTheBudgetAndTheCounts) {
+  RemediationEngine first = Engine(Policy(kAnyRoot, true, 1));
+  Chain(1, "active");
+  EvaluateAt(first, 0);
+  RemediationEngine second = Engine(Policy(kAnyRoot, true, 1));
+  second.ContinueCounts(first);
+  Chain(2, "active");
+  EvaluateAt(second, 1);  // session 1 anew: but the budget is spent
+  EXPECT_EQ(db.actions.size(), 1u);
+  EXPECT_EQ(Actions(second, {{"result", "done"}}), 1);
+  EXPECT_EQ(Actions(second, {{"result", "skipped"}}), 2);
+  EXPECT_EQ(testing::Sample(second.Collect(),
+                            "pgwarden_remediation_evaluations_total"),
+            2);
+}
+
 TEST_F(RemediationEngineTest, AFailedSignalIsCountedAndAudited) {
   RemediationEngine e = Engine(Policy(kAnyRoot));
   Chain(1, "active");
@@ -448,6 +464,54 @@ TEST(RemediatorTest, EvaluatesOnItsScheduleWhileScrapesRead) {
   EXPECT_EQ(would_do, 1) << "one would-be terminate, then its grace";
   EXPECT_EQ(*opened, 1) << "one connection, kept";
   remediator.reset();
+}
+
+// SIGHUP's path: a new policy from the next evaluation on, the counts
+// continued, what was decided about sessions started anew.
+TEST(RemediatorTest, AReplacedPolicyContinuesTheCounts) {
+  const auto open = []() -> std::unique_ptr<Database> {
+    auto db = std::make_unique<ScriptedDatabase>();
+    db->sessions.push_back(Session(1, "active"));
+    db->sessions.push_back(Session(2, "active", {1}, 1));
+    return db;
+  };
+  RemediatorOptions options;
+  options.interval = std::chrono::milliseconds(10);
+  options.own_applications = kOwn;
+  options.open = open;
+  RemediationPolicy dry = Policy(kAnyRoot, false);
+  Remediator remediator(dry, options);
+  const auto value = [&](const std::string& name,
+                         const std::map<std::string, std::string>& labels) {
+    return SumSamples(remediator.Collect(), name, labels);
+  };
+  for (int i = 0; i < 500 && value("pgwarden_remediation_actions_total",
+                                   {{"result", "would_do"}}) < 1;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(
+      value("pgwarden_remediation_actions_total", {{"result", "would_do"}}), 1);
+  EXPECT_THROW(remediator.Replace(
+                   [] {
+                     RemediationPolicy p = Policy(kAnyRoot, true);
+                     p.audit_log = "/nonexistent/dir/audit.jsonl";
+                     return p;
+                   }(),
+                   open),
+               std::invalid_argument);
+  remediator.Replace(Policy(kAnyRoot, true), open);
+  for (int i = 0; i < 500 && value("pgwarden_remediation_actions_total",
+                                   {{"result", "done"}}) < 1;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(value("pgwarden_remediation_enforcing", {}), 1);
+  EXPECT_EQ(value("pgwarden_remediation_actions_total", {{"result", "done"}}),
+            1);
+  EXPECT_EQ(
+      value("pgwarden_remediation_actions_total", {{"result", "would_do"}}), 1)
+      << "the dry run's count continues";
 }
 
 TEST(RemediatorTest, AnAuditLogThatCannotBeOpenedIsAnError) {
