@@ -50,8 +50,7 @@ bool SetLogFormat(std::string_view name) {
   return true;
 }
 
-void Log(LogLevel level, std::string_view message) {
-  if (static_cast<int>(level) < min_level) return;
+std::string UtcTimestamp() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t secs = std::chrono::system_clock::to_time_t(now);
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -62,8 +61,12 @@ void Log(LogLevel level, std::string_view message) {
   gmtime_r(&secs, &tm);
   char ts[32];
   std::strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-  const std::string stamp =
-      std::string(ts) + "." + std::to_string(1000 + millis).substr(1) + "Z";
+  return std::string(ts) + "." + std::to_string(1000 + millis).substr(1) + "Z";
+}
+
+void Log(LogLevel level, std::string_view message) {
+  if (static_cast<int>(level) < min_level) return;
+  const std::string stamp = UtcTimestamp();
   std::string line;
   if (json) {
     line = "{\"ts\":\"" + stamp + "\",\"level\":\"" + LevelName(level) +

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace pgwarden {
@@ -12,6 +13,9 @@ bool SetLogLevel(std::string_view name);
 
 // "logfmt" (the default) or "json"; false for any other name.
 bool SetLogFormat(std::string_view name);
+
+// Now, as "2026-12-03T05:07:19.522Z" (UTC, milliseconds): every line's ts.
+std::string UtcTimestamp();
 
 // Writes one line to stderr, logfmt or JSON: ts=... level=... msg="..." or
 // {"ts":...,"level":...,"msg":...}. Thread-safe.

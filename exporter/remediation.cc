@@ -7,7 +7,6 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
-#include <ctime>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -67,10 +66,6 @@ constexpr auto kMinBetweenActions = std::chrono::seconds(1);
 
 constexpr const char* kResults[] = {"done", "skipped", "would_do", "failed"};
 
-bool CancelCannotEnd(const std::string& state) {
-  return state.rfind("idle in transaction", 0) == 0;
-}
-
 bool AnyGlob(const std::vector<std::string>& patterns,
              const std::string& value) {
   if (patterns.empty()) return true;
@@ -124,22 +119,6 @@ std::string SameTime(const char* column, const std::string& text) {
   return text.empty() ? std::string("s.") + column + " IS NULL"
                       : std::string("s.") + column + " = " +
                             QuoteLiteral(text) + "::timestamptz";
-}
-
-std::string Rfc3339Now() {
-  const auto now = std::chrono::system_clock::now();
-  const time_t secs = std::chrono::system_clock::to_time_t(now);
-  const long ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      now.time_since_epoch())
-                      .count() %
-                  1000;
-  tm tm{};
-  gmtime_r(&secs, &tm);
-  char ts[40];
-  std::strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof(out), "%s.%03ldZ", ts, ms);
-  return out;
 }
 
 }  // namespace
@@ -381,7 +360,7 @@ void RemediationEngine::Audit(const char* event, const RemediationCandidate& c,
     std::snprintf(buf, sizeof(buf), "%.3f", std::isfinite(v) ? v : 0.0);
     line += buf;
   };
-  text("ts", Rfc3339Now());
+  text("ts", UtcTimestamp());
   text("event", event);
   text("mode", policy_.enforce ? "enforce" : "dry_run");
   text("rule", c.rule->name);

@@ -24,12 +24,6 @@ const std::set<std::string>& States() {
   return *states;
 }
 
-// States a cancel cannot end: no query runs, the transaction (and its
-// locks) stays.
-bool CancelCannotEnd(const std::string& state) {
-  return state.rfind("idle in transaction", 0) == 0;
-}
-
 void ParseMatch(YamlReader& p, const YAML::Node& node, const std::string& rule,
                 RemediationMatch& m) {
   const std::string where = "rule \"" + rule + "\": match";
@@ -162,6 +156,10 @@ void ParseRule(YamlReader& p, const YAML::Node& node,
 }
 
 }  // namespace
+
+bool CancelCannotEnd(const std::string& state) {
+  return state.rfind("idle in transaction", 0) == 0;
+}
 
 const char* ActionName(RemediationAction action) {
   switch (action) {

@@ -10,6 +10,10 @@ enum class RemediationAction { kCancel, kTerminate, kCancelThenTerminate };
 // "cancel", "terminate", "cancel_then_terminate".
 const char* ActionName(RemediationAction action);
 
+// Whether a session in `state` (pg_stat_activity.state) is one a cancel
+// cannot end: idle in a transaction, no query runs, its locks stay.
+bool CancelCannotEnd(const std::string& state);
+
 // What a rule matches. Lists are alternatives ("any of"); an empty list
 // matches everything. usename, application_name, datname and client_addr
 // take shell globs (fnmatch: *, ?, [..]), client_addr also CIDR ranges
