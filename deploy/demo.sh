@@ -196,6 +196,11 @@ nothing is signalled until the policy says mode: enforce.
   $PGWARDEN_BIN --remediation.config=$WORK/remediation.yml --remediation.check
   curl -s localhost:$PGWARDEN_PORT/metrics | grep '^pgwarden_remediation_actions_total.*would_do'
 
+Per-database collectors (tables, indexes) visit every database in the
+background, spread over their interval, never inside a scrape:
+  curl -s localhost:$PGWARDEN_PORT/metrics | grep -E '^pgwarden_database(s|_visit)'
+  curl -s localhost:$PGWARDEN_PORT/metrics | grep '^pg_stat_user_tables_n_live_tup'
+
 Right now:
 MSG
 show
@@ -266,6 +271,22 @@ if [[ $DEMO_CHECK == 1 ]]; then
     exit 1
   fi
   echo "remediation (dry run): would terminate billing-batch; the chain is still there"
+  visited=0
+  for i in $(seq 1 60); do
+    m=$(curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics")
+    if grep -q '^pg_stat_user_tables_seq_scan{datname="shop",' <<<"$m" &&
+       grep -qE '^pgwarden_database_visits_total [1-9]' <<<"$m" &&
+       grep -qE '^pgwarden_databases [2-9]' <<<"$m"; then
+      visited=1
+      break
+    fi
+    sleep 1
+  done
+  if [[ $visited != 1 ]]; then
+    echo "demo check FAILED: the per-database collectors did not visit shop in the background" >&2
+    exit 1
+  fi
+  echo "per-database collectors: $(grep -E '^pgwarden_databases ' <<<"$m" | cut -d' ' -f2) databases visited in the background"
   echo "Pages received:"
   # Webhook notifications (the chat messages go to the same file).
   python3 -c 'import json,sys

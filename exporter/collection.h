@@ -14,7 +14,9 @@ namespace pgwarden {
 
 // What one collector contributed to a collection.
 struct Outcome {
-  enum class State { kPending, kOk, kFailed } state = State::kPending;
+  // kNotYet: a per-database collector before its first visit; it reports
+  // nothing, neither success nor failure.
+  enum class State { kPending, kOk, kFailed, kNotYet } state = State::kPending;
   // Served whenever set, even when failed: a per-database collector that
   // failed in some databases still serves the others' rows.
   std::shared_ptr<const Families> families;

@@ -1,14 +1,17 @@
 #include "exporter/collection_plan.h"
 
-#include <algorithm>
-
 namespace pgwarden {
 
 CollectionPlan PlanCollection(const std::vector<CollectorSlot>& slots,
-                              const ServerInfo& server, Clock::time_point now) {
+                              const ServerInfo& server, Clock::time_point now,
+                              bool visitor) {
   CollectionPlan plan;
   for (size_t i = 0; i < slots.size(); ++i) {
     const CollectorSlot& slot = slots[i];
+    if (visitor && slot.collector->PerDatabase()) {
+      plan.visited.push_back(i);
+      continue;
+    }
     const Memo& memo = slot.memo;
     if (slot.min_interval.count() > 0 && memo.families &&
         memo.server == server && now - memo.fetched < slot.min_interval) {
@@ -20,14 +23,9 @@ CollectionPlan PlanCollection(const std::vector<CollectorSlot>& slots,
       plan.parse_empty.push_back(i);
       continue;
     }
-    Batch& batch =
-        slot.collector->PerDatabase() ? plan.per_database : plan.server_wide;
-    batch.collectors.push_back(i);
-    batch.statements.push_back({std::move(sql), slot.collector->TimeoutMs()});
-    if (slot.collector->PerDatabase()) {
-      plan.per_database_interval =
-          std::min(plan.per_database_interval, slot.min_interval);
-    }
+    plan.server_wide.collectors.push_back(i);
+    plan.server_wide.statements.push_back(
+        {std::move(sql), slot.collector->TimeoutMs()});
   }
   return plan;
 }
@@ -79,6 +77,56 @@ Outcome ParseOutcome(CollectorSlot& slot, const ServerInfo& server,
     o.error = std::string("parse: ") + e.what();
   }
   o.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  return o;
+}
+
+Outcome VisitedOutcome(CollectorSlot& slot, const ServerInfo& server,
+                       const DatabaseVisitor::Results& results) {
+  Outcome o;
+  if (results.databases.empty()) {
+    o.state = Outcome::State::kNotYet;
+    return o;
+  }
+  QueryResult merged{true, {}, "", 0};
+  o.fetched = Clock::time_point::max();
+  for (const auto& db : results.databases) {
+    merged.seconds += db.seconds;
+    const char* why = nullptr;
+    if (!db.ok) {
+      why = db.error.c_str();
+    } else if (!db.rows->columns().empty()) {
+      if (merged.rows.columns().empty()) merged.rows = Rows(db.rows->columns());
+      if (db.rows->columns() != merged.rows.columns()) {
+        why = "columns differ";
+      } else {
+        for (const auto& row : db.rows->rows()) merged.rows.Add(row);
+      }
+    }
+    if (why) {
+      if (merged.ok) merged.error = "database \"" + db.database + "\": " + why;
+      merged.ok = false;
+    } else {
+      o.fetched = std::min(o.fetched, db.fetched);
+    }
+  }
+  o.state = merged.ok ? Outcome::State::kOk : Outcome::State::kFailed;
+  o.error = std::move(merged.error);
+  const auto start = Clock::now();
+  try {
+    auto families = std::make_shared<Families>();
+    if (slot.state) {
+      slot.collector->ParseWithState(server, merged.rows, *slot.state, start,
+                                     *families);
+    } else {
+      slot.collector->Parse(server, merged.rows, *families);
+    }
+    o.families = std::move(families);
+  } catch (const std::exception& e) {
+    o.state = Outcome::State::kFailed;
+    o.error = std::string("parse: ") + e.what();
+  }
+  o.seconds = merged.seconds +
+              std::chrono::duration<double>(Clock::now() - start).count();
   return o;
 }
 

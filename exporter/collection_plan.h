@@ -6,6 +6,7 @@
 #include "collectors/collector.h"
 #include "exporter/collection.h"
 #include "exporter/database.h"
+#include "exporter/database_visitor.h"
 #include "exporter/metrics.h"
 
 namespace pgwarden {
@@ -20,7 +21,7 @@ struct Memo {
 
 // One collector as a target runs it.
 struct CollectorSlot {
-  std::unique_ptr<Collector> collector;
+  std::shared_ptr<Collector> collector;
   // Within this time of its last result, that result is served again
   // instead of querying; 0: every scrape.
   Clock::duration min_interval{};
@@ -46,16 +47,19 @@ struct CollectionPlan {
   std::vector<size_t> reuse;        // ran within its minimum interval
   std::vector<size_t> parse_empty;  // has nothing to ask this server
   Batch server_wide;                // one round trip on the target's connection
-  Batch per_database;               // in every database of the server
-  // The shortest minimum interval among per_database's collectors.
-  Clock::duration per_database_interval = Clock::duration::max();
+  // Per-database collectors, when a DatabaseVisitor runs them: their
+  // results come from its latest visits.
+  std::vector<size_t> visited;
 };
 
 // Decides what each collector does in a collection on `server` at `now`:
 // serve its memo while it is younger than the collector's minimum interval
-// (and the server unchanged), else ask its query in the right batch. Pure.
+// (and the server unchanged), else ask its query in the server-wide batch.
+// Per-database collectors are `visited` when `visitor` is set, else asked
+// in the batch like the others (the connected database only). Pure.
 CollectionPlan PlanCollection(const std::vector<CollectorSlot>& slots,
-                              const ServerInfo& server, Clock::time_point now);
+                              const ServerInfo& server, Clock::time_point now,
+                              bool visitor = false);
 
 // The families of `slot`'s collector for `rows`: the memo's when the rows
 // and server equal the memo's (Parse is pure), else a fresh Parse, or
@@ -79,5 +83,14 @@ Outcome Reused(const Memo& memo);
 // time count in its seconds; a Parse that throws fails it.
 Outcome ParseOutcome(CollectorSlot& slot, const ServerInfo& server,
                      QueryResult result, bool serve_partial);
+
+// The outcome of a visited (per-database) collector from the visitor's
+// latest results: the rows of every database that answered, parsed
+// together, never remembered; failed, naming the first database that
+// failed, when any did (the others' rows are still served); fetched when
+// the oldest of them was read; seconds are the visits' query time plus the
+// parse. Before any database's visit it is kNotYet. Parse errors fail it.
+Outcome VisitedOutcome(CollectorSlot& slot, const ServerInfo& server,
+                       const DatabaseVisitor::Results& results);
 
 }  // namespace pgwarden

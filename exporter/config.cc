@@ -267,6 +267,7 @@ Config LoadConfig() {
   // The sampler's connection counts toward the limit.
   c.target.databases.max_connections =
       FLAGS_max_database_connections - (sampling ? 1 : 0);
+  c.target.databases.keep_connections = FLAGS_keep_database_connections;
   c.target.databases.include = SplitList(FLAGS_include_databases);
   c.target.databases.exclude = SplitList(FLAGS_exclude_databases);
   if (!FLAGS_extend_query_path.empty()) {
@@ -274,6 +275,8 @@ Config LoadConfig() {
   }
   c.target.min_interval_seconds = LoadMinIntervals(c.custom_queries);
   c.http = LoadHttpOptions();
+  // A visit gives up when a scrape would.
+  c.target.databases.visit_timeout = c.http.scrape_timeout;
   c.web_config_file = FLAGS_web_config_file;
   if (!FLAGS_remediation_config.empty()) {
     Require(sampling,

@@ -110,8 +110,13 @@ PGWARDEN_FLAG(string, exclude_databases, "",
               "Per-database collectors: comma list of databases to skip.");
 PGWARDEN_FLAG(int32, max_database_connections, 5,
               "Most connections pgwarden holds to the server, the main one "
-              "included; per-database collectors rotate through more databases "
-              "than that (1: the connected database only).");
+              "and the sampler's included; the rest visit the databases for "
+              "the per-database collectors, in the background (1 or 2 with "
+              "the sampler: the connected database only, on the main one).");
+PGWARDEN_FLAG(bool, keep_database_connections, false,
+              "Per-database collectors: keep each database's connection open "
+              "between visits (fewer connections in the server log) instead "
+              "of closing it after each visit (never blocks DROP DATABASE).");
 PGWARDEN_FLAG(string, sample_interval, "1s",
               "Activity sampler: time between samples of pg_stat_activity on "
               "its own connection (one more per target), e.g. '1s', '500ms' "

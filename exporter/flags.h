@@ -33,6 +33,7 @@ DECLARE_int32(relation_limit);
 DECLARE_string(include_databases);
 DECLARE_string(exclude_databases);
 DECLARE_int32(max_database_connections);
+DECLARE_bool(keep_database_connections);
 DECLARE_string(sample_interval);
 DECLARE_int32(sample_blockers_limit);
 DECLARE_int32(sample_queries_limit);

@@ -55,7 +55,7 @@ std::unique_ptr<Target> NewTarget(const Config& config, const Dsn& dsn,
   options.remember_every_result = own;
   options.databases.open = [dsn](const std::string& dbname) {
     Dsn other = dsn;
-    other.Set("dbname", dbname);
+    if (!dbname.empty()) other.Set("dbname", dbname);
     return NewPostgresDatabase(other);
   };
   // The sampler's session is told apart in pg_stat_activity by its

@@ -29,6 +29,7 @@ bool AddCollectorFamilies(const Collection::Snapshot& c,
   bool any_failed = false;
   for (size_t i = 0; i < c.outcomes.size(); ++i) {
     const Outcome& o = c.outcomes[i];
+    if (o.state == Outcome::State::kNotYet) continue;
     const Labels labels = {{"collector", collectors[i]}};
     const bool ok = o.state == Outcome::State::kOk;
     any_failed = any_failed || !ok;

@@ -12,9 +12,9 @@
 namespace pgwarden {
 namespace {
 
-// Per-database collectors that run at least this often keep their
-// connections to the other databases open between scrapes.
-constexpr auto kKeepDatabaseConnectionsBelow = std::chrono::seconds(10);
+// How often a per-database collector without a minimum interval visits
+// each database: it cannot be every scrape, which the visitor does not see.
+constexpr auto kDefaultVisitInterval = std::chrono::seconds(15);
 
 Outcome Failure(std::string error) {
   Outcome o;
@@ -36,12 +36,12 @@ struct Target::Runtime {
           TargetOptions options)
       : name(std::move(target)),
         database(std::move(db)),
-        pool(std::move(options.databases)),
         process_metrics(options.process_metrics) {
     if (options.sampler.open &&
         options.sampler.interval > Clock::duration::zero()) {
       sampler = std::make_unique<Sampler>(name, std::move(options.sampler));
     }
+    std::vector<DatabaseVisitor::Job> jobs;
     for (auto& c : collectors) {
       const auto it = options.min_interval_seconds.find(std::string(c->Name()));
       const double interval =
@@ -53,12 +53,28 @@ struct Target::Runtime {
                                     {},
                                     options.remember_every_result,
                                     std::move(state)});
+      const CollectorSlot& slot = slots.back();
+      if (slot.collector->PerDatabase()) {
+        jobs.push_back({slot.collector, interval > 0 ? slot.min_interval
+                                                     : kDefaultVisitInterval});
+      }
+    }
+    // With one connection (or no way to open others) the per-database
+    // collectors run on the main one, in the connected database only.
+    if (!jobs.empty() && options.databases.open &&
+        options.databases.max_connections > 1) {
+      visitor = std::make_unique<DatabaseVisitor>(
+          name, std::move(options.databases), std::move(jobs));
+      visited.resize(slots.size());
     }
     notices.resize(slots.size());
   }
 
   // The collecting thread's work: one round of queries into `c`.
   void Collect(Collection& c, Clock::time_point deadline);
+  // A visited collector's outcome, parsed again only when the visitor's
+  // results or the server changed.
+  Outcome Visited(size_t slot, size_t job, const ServerInfo& server);
   // Publishes a finished collection (state, logs, counters) before waking
   // its scrapes, so a scrape that returns has updated the landing page.
   void Finish(Collection& c);
@@ -72,9 +88,17 @@ struct Target::Runtime {
   // at a time.
   std::unique_ptr<Database> database;
   std::vector<CollectorSlot> slots;
-  DatabasePool pool;
+  // Per slot: the visitor's generation and the server its outcome was
+  // parsed for.
+  struct VisitedMemo {
+    uint64_t generation = 0;
+    ServerInfo server;
+    Outcome outcome;
+  };
+  std::vector<VisitedMemo> visited;
   const bool process_metrics;
-  std::unique_ptr<Sampler> sampler;  // thread-safe; null when off
+  std::unique_ptr<Sampler> sampler;          // thread-safe; null when off
+  std::unique_ptr<DatabaseVisitor> visitor;  // thread-safe; null when none
 
   mutable std::mutex mu;  // guards everything below
   std::condition_variable idle;
@@ -85,6 +109,20 @@ struct Target::Runtime {
   std::vector<std::string> notices;  // per collector, as last logged
 };
 
+Outcome Target::Runtime::Visited(size_t slot, size_t job,
+                                 const ServerInfo& server) {
+  const DatabaseVisitor::Results results = visitor->ResultsOf(job);
+  VisitedMemo& memo = visited[slot];
+  if (memo.generation == results.generation && memo.server == server) {
+    Outcome o = memo.outcome;
+    o.seconds = 0;  // nothing was read or parsed for this scrape
+    return o;
+  }
+  memo = VisitedMemo{results.generation, server,
+                     VisitedOutcome(slots[slot], server, results)};
+  return memo.outcome;
+}
+
 void Target::Runtime::Collect(Collection& c, Clock::time_point deadline) {
   ServerInfo server;
   try {
@@ -94,7 +132,8 @@ void Target::Runtime::Collect(Collection& c, Clock::time_point deadline) {
     return;
   }
   c.Connected(server);
-  const CollectionPlan plan = PlanCollection(slots, server, Clock::now());
+  const CollectionPlan plan =
+      PlanCollection(slots, server, Clock::now(), visitor != nullptr);
   for (size_t i : plan.reuse) c.Set(i, Reused(slots[i].memo));
   for (size_t i : plan.parse_empty) {
     c.Set(i,
@@ -108,18 +147,11 @@ void Target::Runtime::Collect(Collection& c, Clock::time_point deadline) {
       });
   if (!connected) {
     c.ConnectionLost();
-    for (size_t i : plan.per_database.collectors) {
-      c.Set(i, Failure("connection lost"));
-    }
+    for (size_t i : plan.visited) c.Set(i, Failure("connection lost"));
     return;
   }
-  if (plan.per_database.empty()) return;
-  std::vector<QueryResult> results = pool.RunEverywhere(
-      *database, server, plan.per_database.statements, deadline,
-      plan.per_database_interval < kKeepDatabaseConnectionsBelow);
-  for (size_t k = 0; k < results.size(); ++k) {
-    const size_t i = plan.per_database.collectors[k];
-    c.Set(i, ParseOutcome(slots[i], server, std::move(results[k]), true));
+  for (size_t k = 0; k < plan.visited.size(); ++k) {
+    c.Set(plan.visited[k], Visited(plan.visited[k], k, server));
   }
 }
 
@@ -138,8 +170,8 @@ std::string Target::Runtime::FirstError(const Collection::Snapshot& s) const {
 void Target::Runtime::Finish(Collection& c) {
   const Collection::Snapshot s = c.WaitUntil(Clock::time_point::min());
   const std::string error = FirstError(s);
-  const uint64_t opened =
-      database->ConnectionsOpened() + pool.ConnectionsOpened();
+  const uint64_t opened = database->ConnectionsOpened() +
+                          (visitor ? visitor->ConnectionsOpened() : 0);
   {
     std::lock_guard<std::mutex> lock(mu);
     // State changes are logged, not every scrape: a down database must not
@@ -153,7 +185,7 @@ void Target::Runtime::Finish(Collection& c) {
     last_error = error;
     last_up = s.up;
     counters.connections_opened = opened;
-    counters.open_connections = 1 + pool.Open();
+    counters.open_connections = 1 + (visitor ? visitor->OpenConnections() : 0);
     if (s.server) {
       counters.last_server = *s.server;
       NoteNotices(*s.server);
@@ -224,6 +256,10 @@ Exposition Target::Scrape(Clock::time_point deadline) {
   if (runtime_->sampler) {
     out.parts.push_back(
         std::make_shared<const Families>(runtime_->sampler->Collect()));
+  }
+  if (runtime_->visitor) {
+    out.parts.push_back(
+        std::make_shared<const Families>(runtime_->visitor->Collect()));
   }
   out.parts.push_back(std::make_shared<const Families>(
       SelfMetrics(snapshot, runtime_->collector_names, counters,

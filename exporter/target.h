@@ -8,7 +8,7 @@
 
 #include "collectors/collector.h"
 #include "exporter/database.h"
-#include "exporter/database_pool.h"
+#include "exporter/database_visitor.h"
 #include "exporter/metrics.h"
 #include "exporter/sampler.h"
 
@@ -33,10 +33,10 @@ struct TargetOptions {
   // time its last successful result is served again, and
   // pgwarden_collector_result_age_seconds says how old it is.
   std::map<std::string, double> min_interval_seconds;
-  // Where and how the per-database collectors run. Connections to other
-  // databases stay open between scrapes only while those collectors run
-  // more often than every 10 s.
-  DatabasePool::Options databases;
+  // Where and how the per-database collectors run: in the background, on
+  // the visitor's own connections (a per-database collector without a
+  // minimum interval visits every 15 s).
+  DatabaseVisitor::Options databases;
   // Whether a scrape's answer carries the process' own families (build
   // info, process_*): yes for the process' one /metrics target, no for
   // /probe targets, whose answers describe the target alone.

@@ -57,7 +57,9 @@ run_major() {
   psql "$dsn dbname=postgres" -qc "CREATE EXTENSION pg_stat_statements"
   "$bin/postgres" --version | awk '{print $3}' >"$RESULTS/$major.version"
   echo "-- PostgreSQL $(cat "$RESULTS/$major.version")"
-  if ! PGWARDEN_TEST_DSN=$dsn "$BUILD/tests/integration_tests" \
+  # The 200-database test runs once, in stage integration: its subject is
+  # the visitor's schedule, not the catalog of a major.
+  if ! PGWARDEN_TEST_DSN=$dsn "$BUILD/tests/integration_tests" --gtest_filter=-ManyDatabasesTest.* \
       --gtest_output="xml:$RESULTS/$major.xml" >"$WORK/it-$major.log" 2>&1; then
     grep -E "Failure|FAILED|Expected|Which is|Actual" "$WORK/it-$major.log" | head -40
     echo "$major (integration)" >>"$RESULTS/failed"

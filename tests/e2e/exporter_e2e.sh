@@ -61,9 +61,10 @@ check "down: collectors report 0" grep -qx 'pg_scrape_collector_success{collecto
 check "down: valid exposition" promtool check metrics <"$WORK/down.txt"
 curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" >/dev/null
 sleep 1.2  # the activity sampler fails again meanwhile
-check "down: one error line for repeated failures (scrapes, and the sampler)" \
-  test "$(grep -c 'level=error' "$WORK/down.log")" = 2 -a \
-  "$(grep -c 'level=error msg="activity sampler of' "$WORK/down.log")" = 1
+check "down: one error line for repeated failures (scrapes, the sampler, the database visitor)" \
+  test "$(grep -c 'level=error' "$WORK/down.log")" = 3 -a \
+  "$(grep -c 'level=error msg="activity sampler of' "$WORK/down.log")" = 1 -a \
+  "$(grep -c 'level=error msg="per-database collectors of .*listing databases' "$WORK/down.log")" = 1
 curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/" >"$WORK/down.html"
 check "down: landing page shows the error" grep -q 'Last error' "$WORK/down.html"
 stop "$PGWARDEN_PID"

@@ -56,7 +56,7 @@ TEST(PlanCollectionTest, SortsCollectorsByWhatTheyNeed) {
   slots.push_back(Slot(new Fixed("b", "SELECT b")));
   slots.push_back(Slot(new Fixed("indexes", "SELECT i", true), 300));
   const CollectionPlan plan =
-      PlanCollection(slots, testing::ServerAt(150000), Clock::now());
+      PlanCollection(slots, testing::ServerAt(150000), Clock::now(), true);
   EXPECT_THAT(plan.reuse, IsEmpty());
   EXPECT_THAT(plan.parse_empty, ElementsAre(1));
   EXPECT_THAT(plan.server_wide.collectors, ElementsAre(0, 3));
@@ -64,8 +64,67 @@ TEST(PlanCollectionTest, SortsCollectorsByWhatTheyNeed) {
   EXPECT_EQ(plan.server_wide.statements[0].sql, "SELECT a");
   EXPECT_EQ(plan.server_wide.statements[0].timeout_ms, 250);
   EXPECT_EQ(plan.server_wide.statements[1].timeout_ms, 0);
-  EXPECT_THAT(plan.per_database.collectors, ElementsAre(2, 4));
-  EXPECT_EQ(plan.per_database_interval, std::chrono::seconds(60));
+  EXPECT_THAT(plan.visited, ElementsAre(2, 4));
+  // Without a visitor the per-database ones are asked in the batch (the
+  // connected database only).
+  const CollectionPlan inline_plan =
+      PlanCollection(slots, testing::ServerAt(150000), Clock::now(), false);
+  EXPECT_THAT(inline_plan.server_wide.collectors, ElementsAre(0, 2, 3, 4));
+  EXPECT_THAT(inline_plan.visited, IsEmpty());
+}
+
+DatabaseVisitor::DatabaseResult Visited(std::string db, bool ok,
+                                        Clock::time_point fetched,
+                                        std::vector<std::string> names = {}) {
+  DatabaseVisitor::DatabaseResult r;
+  r.database = std::move(db);
+  r.ok = ok;
+  r.fetched = fetched;
+  r.seconds = 0.25;
+  if (ok) {
+    std::vector<std::vector<std::string>> rows;
+    for (auto& n : names) rows.push_back({r.database, n});
+    r.rows = std::make_shared<const Rows>(
+        testing::MakeRows({"datname", "relname"}, rows));
+  } else {
+    r.error = "ERROR: canceling statement due to statement timeout";
+  }
+  return r;
+}
+
+TEST(VisitedOutcomeTest, ParsesEveryDatabasesRowsTogetherWithTheOldestAge) {
+  auto* c = new Fixed("tables", "SELECT t", true);
+  CollectorSlot slot = Slot(c, 60);
+  const auto t0 = Clock::now();
+  DatabaseVisitor::Results results;
+  EXPECT_EQ(VisitedOutcome(slot, testing::ServerAt(150000), results).state,
+            Outcome::State::kNotYet);
+  results.databases = {
+      Visited("a", true, t0 - std::chrono::seconds(30), {"t1", "t2"}),
+      Visited("b", true, t0, {"t3"})};
+  const Outcome o = VisitedOutcome(slot, testing::ServerAt(150000), results);
+  EXPECT_EQ(o.state, Outcome::State::kOk);
+  ASSERT_TRUE(o.families);
+  EXPECT_EQ(testing::Sample(*o.families, "fixed_rows"), 3);
+  EXPECT_EQ(o.fetched, t0 - std::chrono::seconds(30));
+  EXPECT_GE(o.seconds, 0.5);
+  EXPECT_FALSE(slot.memo.families);  // the target keeps it, by generation
+}
+
+TEST(VisitedOutcomeTest, AFailedDatabaseFailsItAndTheOthersAreServed) {
+  CollectorSlot slot = Slot(new Fixed("tables", "SELECT t", true), 60);
+  const auto t0 = Clock::now();
+  DatabaseVisitor::Results results;
+  results.databases = {Visited("a", true, t0, {"t1"}),
+                       Visited("locked", false, t0),
+                       Visited("z", true, t0, {"t2"})};
+  const Outcome o = VisitedOutcome(slot, testing::ServerAt(150000), results);
+  EXPECT_EQ(o.state, Outcome::State::kFailed);
+  EXPECT_EQ(o.error,
+            "database \"locked\": ERROR: canceling statement due to statement "
+            "timeout");
+  ASSERT_TRUE(o.families);
+  EXPECT_EQ(testing::Sample(*o.families, "fixed_rows"), 2);
 }
 
 TEST(PlanCollectionTest, ReusesAMemoOnlyWithinItsIntervalOnTheSameServer) {

@@ -84,6 +84,14 @@ TEST(LoadConfigTest, DatabaseListsAndLimits) {
   // The activity sampler's connection counts toward the limit.
   EXPECT_EQ(c.target.databases.max_connections, 2);
   EXPECT_EQ(c.collector_options.relation_limit, 20);
+  // Visits close their connections unless told, and give up as a scrape.
+  EXPECT_FALSE(c.target.databases.keep_connections);
+  EXPECT_EQ(c.target.databases.visit_timeout, std::chrono::seconds(10));
+  FLAGS_keep_database_connections = true;
+  FLAGS_scrape_timeout = 4.5;
+  EXPECT_TRUE(LoadConfig().target.databases.keep_connections);
+  EXPECT_EQ(LoadConfig().target.databases.visit_timeout,
+            std::chrono::milliseconds(4500));
   FLAGS_max_database_connections = 0;
   EXPECT_THROW(LoadConfig(), std::invalid_argument);
   FLAGS_max_database_connections = 3;

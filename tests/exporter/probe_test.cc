@@ -164,8 +164,8 @@ TEST_F(ProbeTest, OneRuntimeAndConnectionPerTargetAcrossProbes) {
     ASSERT_EQ(Probe("db-1.example.com:5432", "monitor").status, 200);
   }
   EXPECT_EQ(made_.size(), 2u);
-  EXPECT_EQ(server_->opens["pg.internal"], 1);
-  EXPECT_EQ(server_->opens["db-1.example.com"], 1);
+  EXPECT_EQ(server_->Opens("pg.internal"), 1);
+  EXPECT_EQ(server_->Opens("db-1.example.com"), 1);
   EXPECT_THAT(MetricsText(), HasSubstr("pgwarden_probes_total 40"));
   EXPECT_THAT(MetricsText(),
               HasSubstr("pgwarden_probe_targets{state=\"up\"} 2"));
@@ -183,9 +183,7 @@ TEST_F(ProbeTest, OneRuntimeAndConnectionPerTargetAcrossProbes) {
 // target's collecting thread lets go of it just after answering).
 bool Closed(const FakeServer& server, const std::string& host) {
   for (int i = 0; i < 200; ++i) {
-    if (server.alive.count(host) == 0 || server.alive.at(host) == 0) {
-      return true;
-    }
+    if (server.Alive(host) == 0) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
@@ -200,8 +198,8 @@ TEST_F(ProbeTest, MaxTargetsClosesTheLeastRecentlyProbed) {
   ASSERT_EQ(Probe("db-a.example.com").status, 200);
   ASSERT_EQ(Probe("db-c.example.com").status, 200);  // b goes
   EXPECT_TRUE(Closed(*server_, "db-b.example.com"));
-  EXPECT_EQ(server_->alive["db-a.example.com"], 1);
-  EXPECT_EQ(server_->alive["db-c.example.com"], 1);
+  EXPECT_EQ(server_->Alive("db-a.example.com"), 1);
+  EXPECT_EQ(server_->Alive("db-c.example.com"), 1);
   EXPECT_EQ(prober_->Targets(Clock::now()).size(), 2u);
   EXPECT_THAT(
       MetricsText(),

@@ -288,14 +288,17 @@ class PerDatabaseStub : public Collector {
 };
 
 // A target over a FakeServer whose main connection is to "main", with one
-// per-database collector queried at most every `interval_seconds`.
+// per-database collector visited every `interval_seconds`.
 std::unique_ptr<Target> PerDatabaseTarget(
-    const std::shared_ptr<testing::FakeServer>& server,
-    double interval_seconds) {
+    const std::shared_ptr<testing::FakeServer>& server, double interval_seconds,
+    bool keep_connections = false) {
   TargetOptions options;
   options.databases.open = [server](const std::string& name) {
-    return std::make_unique<testing::FakeServerDatabase>(server, name);
+    return std::make_unique<testing::FakeServerDatabase>(
+        server, name.empty() ? "main" : name);
   };
+  options.databases.keep_connections = keep_connections;
+  options.databases.visit_timeout = std::chrono::seconds(3);
   options.min_interval_seconds = {{"tables", interval_seconds}};
   std::vector<std::unique_ptr<Collector>> collectors;
   collectors.push_back(std::make_unique<PerDatabaseStub>());
@@ -304,35 +307,82 @@ std::unique_ptr<Target> PerDatabaseTarget(
       std::move(collectors), options);
 }
 
+// Scrapes until `done` holds for the answer (at most 5 s): the visitor
+// works in the background.
+Families ScrapeUntil(Target& target,
+                     const std::function<bool(const Families&)>& done) {
+  Families out;
+  for (int i = 0; i < 500; ++i) {
+    out = Scrape(target, In(5000));
+    if (done(out)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return out;
+}
+
 TEST(TargetTest, PerDatabaseCollectorServesWhatItGotAndNamesTheFailedDatabase) {
   auto server = std::make_shared<testing::FakeServer>();
-  server->databases = {"app", "broken", "main"};
-  server->refusing = "broken";
+  server->SetDatabases({"app", "broken", "main"});
+  server->Refuse("broken");
   auto target = PerDatabaseTarget(server, 60);
-  const Families out = Scrape(*target, In(5000));
+  const Families out = ScrapeUntil(*target, [](const Families& f) {
+    return CountSamples(f, "stub_tables", {}) == 2 &&
+           CollectorSuccess(f, "tables").has_value();
+  });
   EXPECT_EQ(Sample(out, "stub_tables", {{"datname", "main"}}), 1);
   EXPECT_EQ(Sample(out, "stub_tables", {{"datname", "app"}}), 1);
   EXPECT_EQ(CollectorSuccess(out, "tables"), 0);
+  EXPECT_EQ(Sample(out, "pgwarden_database_visit_errors_total",
+                   {{"datname", "broken"}}),
+            1);
   EXPECT_THAT(target->Status().last_error,
               ::testing::HasSubstr("tables: database \"broken\": FATAL"));
-  // A partial result is served but not kept: the next scrape asks again.
-  Scrape(*target, In(5000));
-  EXPECT_EQ(server->opens["app"], 2);
+  // Within its interval no database is visited again, however often it is
+  // scraped.
+  for (int i = 0; i < 5; ++i) Scrape(*target, In(5000));
+  EXPECT_EQ(server->Batches("app"), 1);
 }
 
-TEST(TargetTest, DatabaseConnectionsStayOpenOnlyForFrequentCollectors) {
+// A scrape never waits for a visit: a database whose queries hang leaves
+// the collector unreported (neither success nor failure) until its visit
+// ends, and the scrape answers at once.
+TEST(TargetTest, AScrapeNeverWaitsForAVisit) {
   auto server = std::make_shared<testing::FakeServer>();
-  server->databases = {"app", "main"};
-  auto hourly = PerDatabaseTarget(server, 3600);
-  Scrape(*hourly, In(5000));
-  EXPECT_EQ(server->alive["app"], 0);  // closed after the visit
-  EXPECT_EQ(Sample(Scrape(*hourly, In(5000)), "pgwarden_database_connections"),
-            1);
-  auto frequent = PerDatabaseTarget(server, 5);
-  const Families out = Scrape(*frequent, In(5000));
-  EXPECT_EQ(server->alive["app"], 1);
-  EXPECT_EQ(Sample(out, "pgwarden_database_connections"), 2);
-  EXPECT_EQ(Sample(out, "pgwarden_connections_opened_total"), 2);
+  server->SetDatabases({"main"});
+  server->Hang("main");
+  auto target = PerDatabaseTarget(server, 60);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // in its visit
+  const auto start = Clock::now();
+  const Families out = Scrape(*target, In(2000));
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(1500));
+  EXPECT_FALSE(CollectorSuccess(out, "tables").has_value());
+  EXPECT_EQ(CountSamples(out, "stub_tables", {}), 0u);
+  EXPECT_EQ(Sample(out, "pg_up"), 1);
+  EXPECT_EQ(Sample(out, "pg_exporter_last_scrape_error"), 0);
+}
+
+TEST(TargetTest, DatabaseConnectionsCloseAfterEachVisitUnlessKept) {
+  auto server = std::make_shared<testing::FakeServer>();
+  server->SetDatabases({"app", "main"});
+  auto closing = PerDatabaseTarget(server, 3600);
+  Families out = ScrapeUntil(*closing, [](const Families& f) {
+    return CountSamples(f, "stub_tables", {}) == 2;
+  });
+  EXPECT_EQ(server->Alive("app"), 0);  // closed after the visit
+  EXPECT_EQ(Sample(out, "pgwarden_database_connections"), 1);
+  closing.reset();
+  server = std::make_shared<testing::FakeServer>();
+  server->SetDatabases({"app", "main"});
+  auto keeping = PerDatabaseTarget(server, 3600, true);
+  out = ScrapeUntil(*keeping, [](const Families& f) {
+    return CountSamples(f, "stub_tables", {}) == 2;
+  });
+  out = Scrape(*keeping, In(5000));
+  EXPECT_EQ(server->Alive("app"), 1);
+  // The main connection, app's and the visitor's own to main.
+  EXPECT_EQ(Sample(out, "pgwarden_database_connections"), 3);
+  EXPECT_EQ(Sample(out, "pgwarden_connections_opened_total"),
+            server->Opens("app") + server->Opens("main"));
 }
 
 // A collector that needs something the server may lack, as stat_statements

@@ -16,7 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 LAYERS = {
     "base": {"counters", "database", "dsn", "log", "metrics", "process_metrics", "rows",
              "server_info", "strings", "text", "yaml_reader"},
-    "engine": {"collection", "collection_plan", "database_pool", "sampler",
+    "engine": {"collection", "collection_plan", "database_visitor", "sampler",
                "samples", "self_metrics", "target"},
     "remediation": {"remediation", "remediation_policy"},
     "postgres": {"pg_connection", "session"},
