@@ -20,6 +20,9 @@ struct Outcome {
   // Served whenever set, even when failed: a per-database collector that
   // failed in some databases still serves the others' rows.
   std::shared_ptr<const Families> families;
+  // Served after `families`: a per-database collector's share of each
+  // family from each database (text.h: consecutive parts of one family).
+  std::vector<std::shared_ptr<const Families>> parts;
   Clock::time_point fetched;  // when its rows were read
   double seconds = 0;         // query and parse time
   std::string error;          // when kFailed

@@ -1,5 +1,7 @@
 #include "exporter/collection_plan.h"
 
+#include <map>
+
 namespace pgwarden {
 
 CollectionPlan PlanCollection(const std::vector<CollectorSlot>& slots,
@@ -80,6 +82,37 @@ Outcome ParseOutcome(CollectorSlot& slot, const ServerInfo& server,
   return o;
 }
 
+namespace {
+
+// Each family's parts from every database, in turn: the families in the
+// order they first appear, the databases in the results' order (by name).
+std::vector<std::shared_ptr<const Families>> Interleave(
+    const DatabaseVisitor::Results& results) {
+  std::vector<std::string> names;
+  std::map<std::string, size_t> index;
+  for (const auto& db : results.databases) {
+    for (const auto& part : db.parts) {
+      if (index.emplace(part->front().name, names.size()).second) {
+        names.push_back(part->front().name);
+      }
+    }
+  }
+  std::vector<std::vector<std::shared_ptr<const Families>>> by_family(
+      names.size());
+  for (const auto& db : results.databases) {
+    for (const auto& part : db.parts) {
+      by_family[index.at(part->front().name)].push_back(part);
+    }
+  }
+  std::vector<std::shared_ptr<const Families>> out;
+  for (auto& parts : by_family) {
+    out.insert(out.end(), parts.begin(), parts.end());
+  }
+  return out;
+}
+
+}  // namespace
+
 Outcome VisitedOutcome(CollectorSlot& slot, const ServerInfo& server,
                        const DatabaseVisitor::Results& results) {
   Outcome o;
@@ -89,12 +122,14 @@ Outcome VisitedOutcome(CollectorSlot& slot, const ServerInfo& server,
   }
   QueryResult merged{true, {}, "", 0};
   o.fetched = Clock::time_point::max();
+  bool rows = false;  // a collector with state: parsed here, together
   for (const auto& db : results.databases) {
     merged.seconds += db.seconds;
     const char* why = nullptr;
     if (!db.ok) {
       why = db.error.c_str();
-    } else if (!db.rows->columns().empty()) {
+    } else if (db.rows && !db.rows->columns().empty()) {
+      rows = true;
       if (merged.rows.columns().empty()) merged.rows = Rows(db.rows->columns());
       if (db.rows->columns() != merged.rows.columns()) {
         why = "columns differ";
@@ -111,6 +146,11 @@ Outcome VisitedOutcome(CollectorSlot& slot, const ServerInfo& server,
   }
   o.state = merged.ok ? Outcome::State::kOk : Outcome::State::kFailed;
   o.error = std::move(merged.error);
+  o.seconds = merged.seconds;
+  if (!rows && !slot.state) {
+    o.parts = Interleave(results);
+    return o;
+  }
   const auto start = Clock::now();
   try {
     auto families = std::make_shared<Families>();
@@ -125,8 +165,7 @@ Outcome VisitedOutcome(CollectorSlot& slot, const ServerInfo& server,
     o.state = Outcome::State::kFailed;
     o.error = std::string("parse: ") + e.what();
   }
-  o.seconds = merged.seconds +
-              std::chrono::duration<double>(Clock::now() - start).count();
+  o.seconds += std::chrono::duration<double>(Clock::now() - start).count();
   return o;
 }
 

@@ -85,11 +85,13 @@ Outcome ParseOutcome(CollectorSlot& slot, const ServerInfo& server,
                      QueryResult result, bool serve_partial);
 
 // The outcome of a visited (per-database) collector from the visitor's
-// latest results: the rows of every database that answered, parsed
-// together, never remembered; failed, naming the first database that
-// failed, when any did (the others' rows are still served); fetched when
-// the oldest of them was read; seconds are the visits' query time plus the
-// parse. Before any database's visit it is kNotYet. Parse errors fail it.
+// latest results: each database's parts (parsed in its visit), each
+// family's shares from every database in turn, so they print as one
+// family; for a collector with state, the rows of every database parsed
+// together here. Failed, naming the first database that failed, when any
+// did (the others' are still served); fetched when the oldest of them was
+// read; seconds are the visits' query and parse time. Before any
+// database's visit it is kNotYet.
 Outcome VisitedOutcome(CollectorSlot& slot, const ServerInfo& server,
                        const DatabaseVisitor::Results& results);
 

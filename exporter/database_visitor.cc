@@ -129,9 +129,16 @@ struct DatabaseVisitor::State {
         options(std::move(o)),
         jobs(std::move(j)),
         workers(static_cast<size_t>(std::max(1, options.max_connections - 1))),
+        stateful(Stateful(jobs)),
         schedule(Intervals(jobs)),
         generations(jobs.size(), 1) {}
 
+  static std::vector<bool> Stateful(const std::vector<Job>& jobs) {
+    std::vector<bool> out;
+    for (const auto& j : jobs)
+      out.push_back(j.collector->NewState() != nullptr);
+    return out;
+  }
   static std::vector<Clock::duration> Intervals(const std::vector<Job>& jobs) {
     std::vector<Clock::duration> out;
     for (const auto& j : jobs) out.push_back(j.interval);
@@ -173,6 +180,7 @@ struct DatabaseVisitor::State {
   const Options options;
   const std::vector<Job> jobs;
   const size_t workers;
+  const std::vector<bool> stateful;  // per job: parsed by the scrape
 
   mutable std::mutex mu;  // guards everything below
   std::condition_variable wake;
@@ -253,14 +261,35 @@ DatabaseVisitor::State::Found DatabaseVisitor::State::Visit(
   }
   std::vector<Statement> statements = {{kListDatabasesQuery}};
   std::vector<size_t> asked;  // statement k + 1 is job asked[k]
+  // The rows of job j: parsed here (the worker's time, not a scrape's),
+  // or kept for a collector with state.
+  auto succeed = [&](size_t j, Rows rows, double seconds) {
+    DatabaseResult r;
+    r.database = visit.database;
+    r.ok = true;
+    r.fetched = start;
+    const auto parse_start = Clock::now();
+    if (stateful[j]) {
+      r.rows = std::make_shared<const Rows>(std::move(rows));
+    } else {
+      try {
+        Families families;
+        jobs[j].collector->Parse(server, rows, families);
+        for (auto& f : families) {
+          r.parts.push_back(
+              std::make_shared<const Families>(Families{std::move(f)}));
+        }
+      } catch (const std::exception& e) {
+        return fail(j, std::string("parse: ") + e.what());
+      }
+    }
+    r.seconds = seconds + Seconds(Clock::now() - parse_start);
+    found.results[j] = std::move(r);
+  };
   for (size_t j : visit.jobs) {
     std::string sql = jobs[j].collector->Query(server);
     if (sql.empty()) {  // nothing to ask this server: no rows
-      DatabaseResult& r = found.results[j].emplace();
-      r.database = visit.database;
-      r.ok = true;
-      r.rows = std::make_shared<const Rows>();
-      r.fetched = start;
+      succeed(j, Rows(), 0);
       continue;
     }
     statements.push_back({std::move(sql), jobs[j].collector->TimeoutMs()});
@@ -278,12 +307,7 @@ DatabaseVisitor::State::Found DatabaseVisitor::State::Visit(
         }
         const size_t j = asked[k - 1];
         if (!got.ok) return fail(j, got.error);
-        DatabaseResult& r = found.results[j].emplace();
-        r.database = visit.database;
-        r.ok = true;
-        r.rows = std::make_shared<const Rows>(std::move(got.rows));
-        r.fetched = start;
-        r.seconds = got.seconds;
+        succeed(j, std::move(got.rows), got.seconds);
       });
   for (size_t j : asked) {
     if (!found.results[j]) fail(j, "connection lost");

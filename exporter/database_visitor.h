@@ -72,8 +72,9 @@ class VisitSchedule {
 // A target's per-database collectors, run in the background: a few worker
 // threads visit the server's databases on a VisitSchedule, each visit on
 // the visited database's own connection, and keep the latest result of
-// each collector in each database for scrapes to read. A scrape never
-// waits for a visit.
+// each collector in each database, parsed, for scrapes to read: a scrape
+// never waits for a visit, and what a database's visit parsed is served
+// (and its text cached) until its next visit.
 //
 // The list of databases comes with every visit (pg_database is shared by
 // all of them), so new and dropped databases are picked up within a
@@ -121,10 +122,14 @@ class DatabaseVisitor {
   struct DatabaseResult {
     std::string database;
     bool ok = false;
-    std::shared_ptr<const Rows> rows;  // null when failed
+    // Parsed in the visit, one family per part (a collector without
+    // state), or the rows for the scrape to parse with the collector's
+    // state; neither when failed.
+    std::vector<std::shared_ptr<const Families>> parts;
+    std::shared_ptr<const Rows> rows;
     std::string error;
     Clock::time_point fetched;  // when the visit started
-    double seconds = 0;         // the query's time
+    double seconds = 0;         // the query's and the parse's time
   };
   struct Results {
     // Changes whenever any database's result of the job changes or a

@@ -24,7 +24,15 @@ bool IsAscii(std::string_view s) {
 Families Exposition::Flatten() const {
   Families out;
   for (const auto& part : parts) {
-    if (part) out.insert(out.end(), part->begin(), part->end());
+    if (!part || part->empty()) continue;
+    auto first = part->begin();
+    // A part may continue the family the one before ended with.
+    if (!out.empty() && first->name == out.back().name) {
+      auto& metrics = out.back().metric;
+      metrics.insert(metrics.end(), first->metric.begin(), first->metric.end());
+      ++first;
+    }
+    out.insert(out.end(), first, part->end());
   }
   return out;
 }

@@ -19,7 +19,8 @@ using Families = std::vector<prometheus::MetricFamily>;
 // copied.
 struct Exposition {
   std::vector<std::shared_ptr<const Families>> parts;
-  // All families in one vector (a copy; for tests and tools).
+  // All families in one vector (a copy; for tests and tools), a part that
+  // continues the family the one before ended with merged into it.
   Families Flatten() const;
 };
 using Labels = std::vector<std::pair<std::string, std::string>>;

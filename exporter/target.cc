@@ -252,6 +252,7 @@ Exposition Target::Scrape(Clock::time_point deadline) {
   Exposition out;
   for (const Outcome& o : snapshot.outcomes) {
     if (o.families) out.parts.push_back(o.families);
+    out.parts.insert(out.parts.end(), o.parts.begin(), o.parts.end());
   }
   if (runtime_->sampler) {
     out.parts.push_back(

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -117,19 +118,29 @@ void AppendHistogram(const std::string& name, const prometheus::ClientMetric& m,
                static_cast<double>(m.histogram.sample_count), out);
 }
 
-}  // namespace
+// A family's HELP and TYPE lines.
+void AppendHeader(const prometheus::MetricFamily& f, std::string& out) {
+  out += "# HELP ";
+  out += f.name;
+  out += ' ';
+  out += f.help;
+  out += "\n# TYPE ";
+  out += f.name;
+  out += ' ';
+  out += TypeName(f.type);
+  out += '\n';
+}
 
-void AppendExposition(const Families& families, std::string& out) {
+// AppendExposition, without the first family's HELP and TYPE when
+// `continues` (its samples continue the family the part before ended with).
+void AppendFamilies(const Families& families, bool continues,
+                    std::string& out) {
   for (const auto& f : families) {
-    out += "# HELP ";
-    out += f.name;
-    out += ' ';
-    out += f.help;
-    out += "\n# TYPE ";
-    out += f.name;
-    out += ' ';
-    out += TypeName(f.type);
-    out += '\n';
+    if (continues) {
+      continues = false;
+    } else {
+      AppendHeader(f, out);
+    }
     for (const auto& m : f.metric) {
       if (f.type == prometheus::MetricType::Histogram) {
         AppendHistogram(f.name, m, out);
@@ -138,6 +149,12 @@ void AppendExposition(const Families& families, std::string& out) {
       }
     }
   }
+}
+
+}  // namespace
+
+void AppendExposition(const Families& families, std::string& out) {
+  AppendFamilies(families, false, out);
 }
 
 std::string Serialize(const Families& families) {
@@ -158,11 +175,15 @@ namespace {
 // for another's.
 class PartCache {
  public:
-  struct Slot {
-    std::weak_ptr<const Families> owner;
-    std::mutex mu;  // guards the encodings below, made on first use
+  // One encoding of a part: as it stands, or continuing the part before.
+  struct Encoding {
     std::shared_ptr<const std::string> text, deflated;
     uLong crc = 0;
+  };
+  struct Slot {
+    std::weak_ptr<const Families> owner;
+    std::mutex mu;          // guards the encodings below, made on first use
+    Encoding encodings[2];  // [continues]
   };
 
   // The slot of `part`, or null the first time it is seen.
@@ -170,7 +191,11 @@ class PartCache {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(part.get());
     if (it == entries_.end() || it->second->owner.lock() != part) {
-      if (entries_.size() >= kPruneAt) Prune();
+      // Amortized: a target with many databases shares thousands of parts.
+      if (entries_.size() >= prune_at_) {
+        Prune();
+        prune_at_ = std::max(kPruneAt, 2 * entries_.size());
+      }
       auto slot = std::make_shared<Slot>();
       slot->owner = part;
       entries_[part.get()] = std::move(slot);
@@ -188,6 +213,7 @@ class PartCache {
   }
   std::mutex mu_;
   std::unordered_map<const Families*, std::shared_ptr<Slot>> entries_;
+  size_t prune_at_ = kPruneAt;
 };
 
 PartCache& Cache() {
@@ -195,18 +221,36 @@ PartCache& Cache() {
   return *cache;
 }
 
-std::shared_ptr<const std::string> Text(const Families& part) {
+std::shared_ptr<const std::string> Text(const Families& part, bool continues) {
   auto text = std::make_shared<std::string>();
-  AppendExposition(part, *text);
+  AppendFamilies(part, continues, *text);
   return text;
+}
+
+// Whether `part` continues the family the parts before it ended with
+// (`last`, updated): consecutive parts may each hold a share of one
+// family's samples, as the per-database collectors' parts do.
+bool Continues(const Families& part, std::string& last) {
+  const bool continues = !part.empty() && part.front().name == last;
+  if (!part.empty()) last = part.back().name;
+  return continues;
 }
 
 // Raw deflate (no header) of `data` at level 1 (the usual exporter
 // trade-off: most of the gain, little CPU), ending in a sync flush and not
 // final, so that such pieces can follow one another in one stream.
 std::shared_ptr<const std::string> DeflatePiece(std::string_view data) {
+  // A small piece (one database's share of a family) gets a window and hash
+  // its size: zlib's defaults allocate and clear some 256 KiB per stream,
+  // which thousands of such pieces would pay each.
+  int window_bits = 9;
+  while (window_bits < 15 && (size_t{1} << window_bits) < data.size()) {
+    ++window_bits;
+  }
+  const int mem_level = std::max(1, window_bits - 7);
   z_stream zs{};
-  if (deflateInit2(&zs, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (deflateInit2(&zs, 1, Z_DEFLATED, -window_bits, mem_level,
+                   Z_DEFAULT_STRATEGY) != Z_OK) {
     throw std::runtime_error("deflateInit2 failed");
   }
   auto out = std::make_shared<std::string>(
@@ -249,15 +293,18 @@ std::string Body::Join() const {
 
 Body SerializeBody(const Exposition& exposition) {
   Body body;
+  std::string last;
   for (const auto& part : exposition.parts) {
     if (!part) continue;
+    const bool continues = Continues(*part, last);
     std::shared_ptr<const std::string> text;
     if (auto slot = Cache().Find(part)) {
       std::lock_guard<std::mutex> lock(slot->mu);
-      if (!slot->text) slot->text = Text(*part);
-      text = slot->text;
+      auto& e = slot->encodings[continues];
+      if (!e.text) e.text = Text(*part, continues);
+      text = e.text;
     } else {
-      text = Text(*part);
+      text = Text(*part, continues);
     }
     body.text_bytes += text->size();
     body.pieces.push_back(std::move(text));
@@ -271,22 +318,25 @@ Body GzipBody(const Exposition& exposition) {
   body.pieces.push_back(std::make_shared<const std::string>(
       "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10));
   uLong crc = crc32(0, Z_NULL, 0);
+  std::string last;
   for (const auto& part : exposition.parts) {
     if (!part) continue;
+    const bool continues = Continues(*part, last);
     std::shared_ptr<const std::string> text, deflated;
     uLong part_crc = 0;
     if (auto slot = Cache().Find(part)) {
       std::lock_guard<std::mutex> lock(slot->mu);
-      if (!slot->text) slot->text = Text(*part);
-      if (!slot->deflated) {
-        slot->deflated = DeflatePiece(*slot->text);
-        slot->crc = Crc(*slot->text);
+      auto& e = slot->encodings[continues];
+      if (!e.text) e.text = Text(*part, continues);
+      if (!e.deflated) {
+        e.deflated = DeflatePiece(*e.text);
+        e.crc = Crc(*e.text);
       }
-      text = slot->text;
-      deflated = slot->deflated;
-      part_crc = slot->crc;
+      text = e.text;
+      deflated = e.deflated;
+      part_crc = e.crc;
     } else {
-      text = Text(*part);
+      text = Text(*part, continues);
       deflated = DeflatePiece(*text);
       part_crc = Crc(*text);
     }

@@ -40,7 +40,10 @@ struct Body {
   std::string Join() const;
 };
 
-// The exposition of every part, in order. A part seen before (the parts of
+// The exposition of every part, in order. A part whose first family has
+// the name of the family the part before ended with continues that family:
+// its HELP and TYPE are not repeated (the per-database collectors give each
+// database's share of a family its own part). A part seen before (the parts of
 // a collection that concurrent scrapes share, and unchanged memoized parts)
 // is formatted once and its text shared by every answer that sends it.
 Body SerializeBody(const Exposition& exposition);

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "exporter/text.h"
 #include "tests/test_util.h"
 
 namespace pgwarden::testing {
@@ -109,6 +110,46 @@ TEST(VisitedOutcomeTest, ParsesEveryDatabasesRowsTogetherWithTheOldestAge) {
   EXPECT_EQ(o.fetched, t0 - std::chrono::seconds(30));
   EXPECT_GE(o.seconds, 0.5);
   EXPECT_FALSE(slot.memo.families);  // the target keeps it, by generation
+}
+
+// Each database's share of a family, parsed in its visit, in turn: they
+// print as one family.
+TEST(VisitedOutcomeTest, InterleavesEachFamilysPartsFromEveryDatabase) {
+  CollectorSlot slot = Slot(new Fixed("tables", "SELECT t", true), 60);
+  const auto part = [](const std::string& family, const std::string& db) {
+    FamilyBuilder f(family, "help", prometheus::MetricType::Gauge);
+    f.Add({{"datname", db}}, 1);
+    Families out;
+    f.MoveTo(out);
+    return std::make_shared<const Families>(std::move(out));
+  };
+  const auto t0 = Clock::now();
+  DatabaseVisitor::Results results;
+  for (const std::string db : {"a", "b"}) {
+    DatabaseVisitor::DatabaseResult r;
+    r.database = db;
+    r.ok = true;
+    r.fetched = t0;
+    r.parts = {part("x_seq", db), part("x_size", db)};
+    results.databases.push_back(r);
+  }
+  results.databases[1].parts.push_back(part("x_rare", "b"));
+  const Outcome o = VisitedOutcome(slot, testing::ServerAt(150000), results);
+  EXPECT_EQ(o.state, Outcome::State::kOk);
+  EXPECT_FALSE(o.families);
+  std::vector<std::string> order;
+  for (const auto& p : o.parts) {
+    order.push_back(p->front().name + "/" +
+                    p->front().metric[0].label[0].value);
+  }
+  EXPECT_THAT(order, ElementsAre("x_seq/a", "x_seq/b", "x_size/a", "x_size/b",
+                                 "x_rare/b"));
+  Exposition e;
+  e.parts = o.parts;
+  EXPECT_TRUE(testing::ValidExposition(e.Flatten()));
+  EXPECT_EQ(Serialize(e).find("# HELP x_seq"),
+            Serialize(e).rfind("# HELP x_seq"));
+  EXPECT_EQ(testing::CountSamples(e.Flatten(), "x_seq", {}), 2u);
 }
 
 TEST(VisitedOutcomeTest, AFailedDatabaseFailsItAndTheOthersAreServed) {

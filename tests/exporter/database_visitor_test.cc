@@ -105,13 +105,24 @@ TEST(VisitScheduleTest, ABusyDatabaseIsNotVisitedTwiceAndForgottenOnesEnd) {
   EXPECT_THAT(s.Databases(), ElementsAre("b", "c"));
 }
 
-// A collector that asks one statement per database.
+// A collector that asks one statement per database and emits two
+// families, the first with a series per row.
 class Tables : public Collector {
  public:
   std::string_view Name() const override { return "tables"; }
   std::string Query(const ServerInfo&) const override { return "SELECT t"; }
   bool PerDatabase() const override { return true; }
-  void Parse(const ServerInfo&, const Rows&, Families&) const override {}
+  void Parse(const ServerInfo&, const Rows& rows,
+             Families& out) const override {
+    FamilyBuilder f("tables_rows", "rows", prometheus::MetricType::Gauge);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      f.Add({{"datname", RowView(rows, i).Text("datname")}}, 1);
+    }
+    f.MoveTo(out);
+    FamilyBuilder("tables_visits", "visits", prometheus::MetricType::Counter)
+        .Add(1)
+        .MoveTo(out);
+  }
 };
 
 class DatabaseVisitorTest : public ::testing::Test {
@@ -156,10 +167,13 @@ TEST_F(DatabaseVisitorTest, VisitsTheListedDatabasesIncludeAndExcludeAllow) {
   auto v = Start(o);
   const auto r = WaitFor(*v, 2);
   EXPECT_THAT(Visited(r), ElementsAre("app", "main"));
+  // Parsed in the visit: one part per family, the rows not kept.
   for (const auto& d : r.databases) {
     EXPECT_TRUE(d.ok) << d.error;
-    ASSERT_TRUE(d.rows);
-    EXPECT_EQ(RowView(*d.rows, 0).Text("datname"), d.database);
+    EXPECT_FALSE(d.rows);
+    ASSERT_EQ(d.parts.size(), 2u);
+    EXPECT_EQ(Sample(*d.parts[0], "tables_rows", {{"datname", d.database}}), 1);
+    EXPECT_EQ(d.parts[1]->front().name, "tables_visits");
   }
   std::this_thread::sleep_for(milliseconds(100));
   EXPECT_EQ(server_->Opens("scratch"), 0);

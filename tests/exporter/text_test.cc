@@ -169,6 +169,42 @@ TEST(BodyTest, SharedPartsAreOnePieceForEveryAnswerAndGzipIsOneStream) {
   EXPECT_EQ(testing::Gunzip(GzipBody(Exposition{}).Join()), "");
 }
 
+// The per-database collectors' parts: each database's share of a family is
+// its own part, and consecutive shares print as one family, whether the
+// part's text comes from the cache or not, and wherever it stands.
+std::shared_ptr<const Families> Share(const std::string& family,
+                                      const std::string& db, int series) {
+  auto part = std::make_shared<Families>();
+  FamilyBuilder f(family, "one database's share",
+                  prometheus::MetricType::Gauge);
+  for (int i = 0; i < series; ++i) {
+    f.Add({{"datname", db}, {"relname", "t" + std::to_string(i)}}, i);
+  }
+  f.MoveTo(*part);
+  return part;
+}
+
+TEST(BodyTest, APartContinuingTheFamilyBeforeRepeatsNoHeader) {
+  const auto db_a = Share("pg_t", "a", 3), db_b = Share("pg_t", "b", 2);
+  auto two = std::make_shared<Families>(*Share("pg_t", "c", 1));
+  two->push_back(Share("pg_u", "c", 1)->front());
+  for (int scrape = 0; scrape < 3; ++scrape) {
+    Exposition e;
+    e.parts = {BigPart("pg_before", 1), db_a, db_b, two};
+    const std::string text = SerializeBody(e).Join();
+    EXPECT_EQ(text, Serialize(e.Flatten())) << scrape;
+    EXPECT_TRUE(testing::ValidExposition(e.Flatten()));
+    EXPECT_EQ(testing::CountSamples(e.Flatten(), "pg_t", {}), 6u);
+    EXPECT_EQ(text.find("# TYPE pg_t "), text.rfind("# TYPE pg_t ")) << text;
+    EXPECT_NE(text.find("# TYPE pg_u "), std::string::npos) << text;
+    EXPECT_EQ(testing::Gunzip(GzipBody(e).Join()), text) << scrape;
+    // The same parts on their own: db_b begins the answer, with its header.
+    Exposition alone;
+    alone.parts = {db_b};
+    EXPECT_EQ(SerializeBody(alone).Join(), Serialize(*db_b));
+  }
+}
+
 TEST(AcceptsGzipTest, ReadsAcceptEncoding) {
   EXPECT_TRUE(AcceptsGzip("gzip"));
   EXPECT_TRUE(AcceptsGzip("deflate, gzip;q=1.0, *;q=0.5"));
