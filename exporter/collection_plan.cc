@@ -1,6 +1,7 @@
 #include "exporter/collection_plan.h"
 
-#include <map>
+#include <algorithm>
+#include <string_view>
 
 namespace pgwarden {
 
@@ -86,27 +87,32 @@ namespace {
 
 // Each family's parts from every database, in turn: the families in the
 // order they first appear, the databases in the results' order (by name).
+// Databases mostly list the same families in the same order, so a part's
+// family is looked for at its own position first; no name is copied.
 std::vector<std::shared_ptr<const Families>> Interleave(
     const DatabaseVisitor::Results& results) {
-  std::vector<std::string> names;
-  std::map<std::string, size_t> index;
+  std::vector<std::string_view> names;
+  std::vector<std::vector<const std::shared_ptr<const Families>*>> by_family;
+  size_t total = 0;
   for (const auto& db : results.databases) {
-    for (const auto& part : db.parts) {
-      if (index.emplace(part->front().name, names.size()).second) {
-        names.push_back(part->front().name);
+    for (size_t i = 0; i < db.parts.size(); ++i) {
+      const std::string_view name = db.parts[i]->front().name;
+      size_t k = i;
+      if (k >= names.size() || names[k] != name) {
+        k = std::find(names.begin(), names.end(), name) - names.begin();
       }
-    }
-  }
-  std::vector<std::vector<std::shared_ptr<const Families>>> by_family(
-      names.size());
-  for (const auto& db : results.databases) {
-    for (const auto& part : db.parts) {
-      by_family[index.at(part->front().name)].push_back(part);
+      if (k == names.size()) {
+        names.push_back(name);
+        by_family.emplace_back();
+      }
+      by_family[k].push_back(&db.parts[i]);
+      ++total;
     }
   }
   std::vector<std::shared_ptr<const Families>> out;
-  for (auto& parts : by_family) {
-    out.insert(out.end(), parts.begin(), parts.end());
+  out.reserve(total);
+  for (const auto& parts : by_family) {
+    for (const auto* part : parts) out.push_back(*part);
   }
   return out;
 }

@@ -142,7 +142,13 @@ class Response {
     for (const auto& piece : body.pieces) {
       if (head) break;
       if (piece->size() < kGatherBelow) {
+        // Many small pieces (one database's share of a family each) go out
+        // in writes of about kGatherBelow, not gathered into one copy.
         out += *piece;
+        if (out.size() >= kGatherBelow) {
+          if (!Write(out)) return;
+          out.clear();
+        }
         continue;
       }
       if (!Write(out) || !Write(*piece)) return;
