@@ -43,15 +43,18 @@ std::shared_ptr<const Families> ParseWithMemo(CollectorSlot& slot,
       complete && (slot.min_interval.count() > 0 || slot.remember_every_result);
   if (slot.state) {
     slot.collector->ParseWithState(server, rows, *slot.state, now, *families);
-    if (complete) memo = Memo{server, Rows{}, families, now};
+    if (complete) memo = Memo{server, RowsDigest{}, families, now};
     return families;
   }
-  if (complete && memo.families && memo.rows == rows && memo.server == server) {
+  // The rows go when this returns: only their digest is remembered.
+  const RowsDigest digest = complete ? Digest(rows) : RowsDigest{};
+  if (complete && memo.families && memo.rows == digest &&
+      memo.server == server) {
     memo.fetched = now;  // same rows as last time: same families
     return memo.families;
   }
   slot.collector->Parse(server, rows, *families);
-  if (complete) memo = Memo{server, std::move(rows), families, now};
+  if (complete) memo = Memo{server, digest, families, now};
   return families;
 }
 

@@ -14,7 +14,7 @@ namespace pgwarden {
 // The last complete result of a collector on its target.
 struct Memo {
   ServerInfo server;
-  Rows rows;
+  RowsDigest rows;  // what the families were parsed from; the rows are freed
   std::shared_ptr<const Families> families;  // null until the first success
   Clock::time_point fetched;                 // when `rows` were read
 };
@@ -61,8 +61,9 @@ CollectionPlan PlanCollection(const std::vector<CollectorSlot>& slots,
                               const ServerInfo& server, Clock::time_point now,
                               bool visitor = false);
 
-// The families of `slot`'s collector for `rows`: the memo's when the rows
-// and server equal the memo's (Parse is pure), else a fresh Parse, or
+// The families of `slot`'s collector for `rows`: the memo's when the rows'
+// digest and the server equal the memo's (Parse is pure), else a fresh
+// Parse (the rows are freed on return; the memo keeps their digest), or
 // ParseWithState for a collector with state (never the memo's). A
 // `complete` result updates the memo, fetched at `now`, unless the slot
 // neither has a minimum interval nor remember_every_result; a partial one

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 
 namespace pgwarden {
@@ -13,6 +14,44 @@ void Rows::Add(Row row) {
                                 std::to_string(columns_.size()) + " columns");
   }
   rows_.push_back(std::move(row));
+}
+
+namespace {
+
+// One step of each hash for a cell (or column name): murmur (libstdc++'s
+// std::hash) of the bytes, mixed with the length, and FNV-1a over the bytes
+// then the length, so "ab","c" and "a","bc" differ in both.
+void DigestCell(std::string_view cell, bool null, uint64_t& a, uint64_t& b) {
+  constexpr uint64_t kFnvPrime = 1099511628211ull;
+  const uint64_t length = null ? ~uint64_t{0} : cell.size();
+  a ^= std::hash<std::string_view>{}(cell) + 0x9e3779b97f4a7c15ull + (a << 6) +
+       (a >> 2);
+  a ^= length * 0xff51afd7ed558ccdull;
+  for (unsigned char c : cell) {
+    b ^= c;
+    b *= kFnvPrime;
+  }
+  for (int i = 0; i < 8; ++i) {
+    b ^= (length >> (8 * i)) & 0xff;
+    b *= kFnvPrime;
+  }
+}
+
+}  // namespace
+
+RowsDigest Digest(const Rows& rows) {
+  RowsDigest d;
+  d.rows = rows.size();
+  d.a = 0x243f6a8885a308d3ull;
+  d.b = 14695981039346656037ull;
+  for (const auto& column : rows.columns()) DigestCell(column, false, d.a, d.b);
+  for (const auto& row : rows.rows()) {
+    for (const auto& cell : row) {
+      DigestCell(cell ? std::string_view(*cell) : std::string_view(), !cell,
+                 d.a, d.b);
+    }
+  }
+  return d;
 }
 
 int Rows::Column(std::string_view name) const {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,19 @@ class Rows {
   std::vector<std::string> columns_;
   std::vector<Row> rows_;
 };
+
+// A 128-bit fingerprint of a result (columns, cells, NULLs, their
+// boundaries), from two unrelated hashes: equal results have equal digests,
+// and different ones practically never do. A target remembers this instead
+// of the rows it parsed, to know that the next rows are the same.
+struct RowsDigest {
+  uint64_t a = 0, b = 0;
+  size_t rows = 0;
+  bool operator==(const RowsDigest& o) const {
+    return a == o.a && b == o.b && rows == o.rows;
+  }
+};
+RowsDigest Digest(const Rows& rows);
 
 // Typed access to one row by column name. A missing column reads as NULL, so
 // a parser written for several server versions degrades instead of failing.

@@ -224,7 +224,7 @@ TEST(ParseWithMemoTest, WithoutRememberEveryResultOnlyIntervalsKeepAMemo) {
   }
   EXPECT_EQ(every->parses, 2);  // nothing kept, so parsed again
   EXPECT_FALSE(slots[0].memo.families);
-  EXPECT_TRUE(slots[0].memo.rows.empty());
+  EXPECT_EQ(slots[0].memo.rows, RowsDigest{});
   EXPECT_EQ(sometimes->parses, 1);
   EXPECT_TRUE(slots[1].memo.families);
 }
