@@ -276,8 +276,10 @@ DatabaseVisitor::State::Found DatabaseVisitor::State::Visit(
         Families families;
         jobs[j].collector->Parse(server, rows, families);
         for (auto& f : families) {
-          r.parts.push_back(
-              std::make_shared<const Families>(Families{std::move(f)}));
+          // Moved, not copied (a braced list would copy the family).
+          auto part = std::make_shared<Families>();
+          part->push_back(std::move(f));
+          r.parts.push_back(std::move(part));
         }
       } catch (const std::exception& e) {
         return fail(j, std::string("parse: ") + e.what());
