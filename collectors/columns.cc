@@ -16,22 +16,17 @@ prometheus::MetricType TypeFor(std::string_view name, Kind kind) {
                : prometheus::MetricType::Gauge;
 }
 
-Labels RowLabels(const Rows& rows, size_t i,
-                 const std::vector<LabelColumn>& labels) {
-  RowView row(rows, i);
-  Labels out;
-  out.reserve(labels.size());
-  for (const auto& l : labels) out.emplace_back(l.label, row.Text(l.column));
-  return out;
-}
-
 void EmitColumns(const Rows& rows, const std::vector<LabelColumn>& labels,
                  const std::vector<ColumnMetric>& metrics, bool legacy_names,
                  Families& out) {
-  std::vector<Labels> row_labels;
-  row_labels.reserve(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i)
-    row_labels.push_back(RowLabels(rows, i, labels));
+  std::vector<Labels> texts(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    RowView row(rows, i);
+    texts[i].reserve(labels.size());
+    for (const auto& l : labels)
+      texts[i].emplace_back(l.label, row.Text(l.column));
+  }
+  const RowLabels row_labels(std::move(texts));
   for (const ColumnMetric& m : metrics) {
     const int column = rows.Column(m.column);
     FamilyBuilder family(m.name, m.help, TypeFor(m.name, m.kind));
@@ -46,8 +41,8 @@ void EmitColumns(const Rows& rows, const std::vector<LabelColumn>& labels,
         if (!cell) continue;
         const std::optional<double> v = ParseNumber(*cell);
         if (!v) continue;
-        family.Add(row_labels[i], *v * m.scale);
-        if (legacy) legacy->Add(row_labels[i], *v * m.scale);
+        family.Add(row_labels, i, *v * m.scale);
+        if (legacy) legacy->Add(row_labels, i, *v * m.scale);
       }
     }
     family.MoveTo(out);

@@ -50,10 +50,6 @@ void EmitColumns(const Rows& rows, const std::vector<LabelColumn>& labels,
                  const std::vector<ColumnMetric>& metrics, bool legacy_names,
                  Families& out);
 
-// The labels of row `i` per `labels`.
-Labels RowLabels(const Rows& rows, size_t i,
-                 const std::vector<LabelColumn>& labels);
-
 }  // namespace pgwarden
 
 namespace pgwarden {

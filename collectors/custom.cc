@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "collectors/columns.h"
+#include "exporter/metrics.h"
 
 namespace pgwarden {
 namespace {
@@ -113,11 +114,13 @@ class CustomCollector final : public Collector {
 
  private:
   void ParseRows(const ServerInfo&, const Rows& rows, Families& out) const {
-    std::vector<Labels> row_labels(rows.size());
+    std::vector<Labels> texts(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
       RowView row(rows, i);
-      for (const auto& l : labels_) row_labels[i].emplace_back(l, row.Text(l));
+      texts[i].reserve(labels_.size());
+      for (const auto& l : labels_) texts[i].emplace_back(l, row.Text(l));
     }
+    const RowLabels row_labels(std::move(texts));
     for (const auto& m : q_.metrics) {
       using U = CustomMetric::Usage;
       if (m.usage == U::kLabel || m.usage == U::kDiscard) continue;
@@ -152,19 +155,24 @@ class CustomCollector final : public Collector {
         legacy.emplace(q_.name + "_" + m.column + "_milliseconds",
                        m.description, prometheus::MetricType::Untyped);
       }
+      // A missing column reads as NULL, as RowView does; the mapping sees
+      // NULL as "".
+      const int column = rows.Column(m.column);
+      static const Rows::Cell kNull;
       for (size_t i = 0; i < rows.size(); ++i) {
-        RowView row(rows, i);
+        const Rows::Cell& cell =
+            column < 0 ? kNull : rows.row(i)[static_cast<size_t>(column)];
         std::optional<double> v;
         if (m.usage == U::kMappedMetric) {
-          auto it = m.mapping.find(row.Text(m.column));
+          auto it = m.mapping.find(cell ? *cell : std::string());
           if (it != m.mapping.end()) v = it->second;
-        } else {
-          v = row.Number(m.column);
-          if (!v && row.Get(m.column)) v = ParseTimestamp(*row.Get(m.column));
+        } else if (cell) {
+          v = ParseNumber(*cell);
+          if (!v) v = ParseTimestamp(*cell);
         }
         if (!v) continue;
-        family.Add(row_labels[i], duration ? *v / 1000 : *v);
-        if (legacy) legacy->Add(row_labels[i], *v);
+        family.Add(row_labels, i, duration ? *v / 1000 : *v);
+        if (legacy) legacy->Add(row_labels, i, *v);
       }
       family.MoveTo(out);
       if (legacy) legacy->MoveTo(out);
@@ -173,13 +181,13 @@ class CustomCollector final : public Collector {
 
   // The HISTOGRAM column `m` of every row as one family; throws for a row
   // that is not a histogram, failing the query with the reason.
-  static void AddHistogram(const Rows& rows,
-                           const std::vector<Labels>& row_labels,
+  static void AddHistogram(const Rows& rows, const RowLabels& row_labels,
                            const std::string& name, const CustomMetric& m,
                            Families& out) {
     FamilyBuilder family(name, m.description,
                          prometheus::MetricType::Histogram);
     for (size_t i = 0; i < rows.size(); ++i) {
+      if (row_labels.repeated(i)) continue;
       RowView row(rows, i);
       const std::vector<double> bounds =
           ParseArray(row.Get(m.column), m.column);

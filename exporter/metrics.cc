@@ -84,6 +84,47 @@ std::string HistogramShapeError(const std::vector<double>& bounds,
   return "";
 }
 
+RowLabels::RowLabels(std::vector<Labels> rows)
+    : rows_(std::move(rows)), repeated_(rows_.size()) {
+  for (Labels& labels : rows_) {
+    for (auto& label : labels) {
+      if (label.second.size() > kMaxLabelValueBytes || !IsAscii(label.second))
+        label.second = SanitizeLabelValue(label.second);
+    }
+  }
+  if (rows_.size() < 2) return;
+  struct Hash {
+    size_t operator()(const Labels* labels) const {
+      size_t h = labels->size();
+      for (const auto& l : *labels) {
+        h = h * 1000003 ^ std::hash<std::string_view>()(l.second);
+      }
+      return h;
+    }
+  };
+  struct Equal {
+    bool operator()(const Labels* a, const Labels* b) const { return *a == *b; }
+  };
+  std::unordered_set<const Labels*, Hash, Equal> seen(rows_.size());
+  for (size_t i = 0; i < rows_.size(); ++i) {
+    repeated_[i] = !seen.insert(&rows_[i]).second;
+  }
+}
+
+FamilyBuilder& FamilyBuilder::Add(const RowLabels& rows, size_t row,
+                                  double value) {
+  if (rows.repeated(row)) return *this;
+  const Labels& labels = rows[row];
+  family_.metric.emplace_back();
+  prometheus::ClientMetric& metric = family_.metric.back();
+  metric.label.reserve(labels.size());
+  for (const auto& [name, label_value] : labels) {
+    metric.label.push_back({name, label_value});
+  }
+  SetValue(metric, value);
+  return *this;
+}
+
 FamilyBuilder& FamilyBuilder::Add(const Labels& labels, double value) {
   prometheus::ClientMetric metric;
   metric.label.reserve(labels.size());

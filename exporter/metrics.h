@@ -28,6 +28,22 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 // Label values longer than this are cut (at a UTF-8 boundary) and end in "...".
 inline constexpr size_t kMaxLabelValueBytes = 1024;
 
+// The label sets of a result's rows, each sanitized once, for a query whose
+// rows go on many families. A row whose sanitized labels repeat an earlier
+// row's is marked repeated: a duplicate series makes Prometheus reject the
+// whole scrape, so the first row wins, in every family alike.
+class RowLabels {
+ public:
+  explicit RowLabels(std::vector<Labels> rows);
+  size_t size() const { return rows_.size(); }
+  const Labels& operator[](size_t row) const { return rows_[row]; }
+  bool repeated(size_t row) const { return repeated_[row]; }
+
+ private:
+  std::vector<Labels> rows_;
+  std::vector<bool> repeated_;
+};
+
 // Builds one metric family. Every label value passes through
 // SanitizeLabelValue and the help through EscapeHelp (the family then holds
 // help in its escaped, ready-to-print form), so database text (names,
@@ -39,6 +55,9 @@ class FamilyBuilder {
                 prometheus::MetricType type);
 
   FamilyBuilder& Add(const Labels& labels, double value);
+  // Row `row`'s series, unless that row is repeated (then nothing). Its
+  // labels are neither sanitized nor compared again.
+  FamilyBuilder& Add(const RowLabels& rows, size_t row, double value);
   FamilyBuilder& Add(double value) { return Add(Labels{}, value); }
   // One series of a Histogram family: `bounds` (finite, increasing upper
   // bounds) with their cumulative counts, then +Inf as `count`, and `sum`.

@@ -111,6 +111,7 @@ Rows ToRows(const PGresult* res) {
   for (int c = 0; c < ncols; ++c) columns.emplace_back(PQfname(res, c));
   Rows rows(std::move(columns));
   const int nrows = PQntuples(res);
+  rows.Reserve(static_cast<size_t>(nrows));
   for (int r = 0; r < nrows; ++r) {
     Rows::Row row;
     row.reserve(static_cast<size_t>(ncols));

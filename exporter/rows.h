@@ -21,6 +21,7 @@ class Rows {
 
   // Appends a row; it must have one cell per column.
   void Add(Row row);
+  void Reserve(size_t rows) { rows_.reserve(rows); }
 
   // Index of the named column, or -1 when the result has no such column.
   int Column(std::string_view name) const;

@@ -65,6 +65,30 @@ TEST(CustomCollectorTest, EmitsPostgresExporterNames) {
             1500);
 }
 
+TEST(CustomCollectorTest, RowsWithTheSameLabelsKeepTheFirstInEveryFamily) {
+  // Distinct text that sanitizes alike: one series per family, the first
+  // row's, even where its cell is NULL (that family then has none), so the
+  // families of one query never disagree on which row a label set means.
+  const Rows rows =
+      MakeRows({"application_name", "state", "lag_ms", "sent", "junk"},
+               {{"s\xFF", "streaming", "\\N", "1", "x"},
+                {"s\xFE", "catchup", "2000", "2", "y"},
+                {"t", "catchup", "3000", "3", "z"}});
+  Families out;
+  NewCustomCollector(ReplicationState(), false)
+      ->Parse(testing::ServerAt(150000), rows, out);
+  const std::map<std::string, std::string> first = {
+      {"application_name", "s\xEF\xBF\xBD"}};
+  EXPECT_EQ(SampleCount(out, "pg_replication_state_sent"), 2u);
+  EXPECT_EQ(Sample(out, "pg_replication_state_sent", first), 1);
+  EXPECT_EQ(Sample(out, "pg_replication_state_state", first), 1);
+  EXPECT_FALSE(Sample(out, "pg_replication_state_lag_seconds", first));
+  EXPECT_EQ(Sample(out, "pg_replication_state_lag_seconds",
+                   {{"application_name", "t"}}),
+            3);
+  EXPECT_TRUE(testing::ValidExposition(out));
+}
+
 TEST(CustomCollectorTest, TimestampColumnsBecomeUnixSeconds) {
   CustomQuery q;
   q.name = "pg_t";

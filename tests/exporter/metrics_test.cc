@@ -105,5 +105,37 @@ TEST(FamilyBuilderTest, DropsSeriesThatPrintTheSame) {
   EXPECT_TRUE(none.empty());
 }
 
+TEST(RowLabelsTest, SanitizesOnceAndTheFirstRowWinsInEveryFamily) {
+  const std::string long_value(kMaxLabelValueBytes + 10, 'q');
+  const RowLabels rows({{{"x", "a\xFF"}},
+                        {{"x", "b"}},
+                        {{"x", "a\xFE"}},  // sanitizes to row 0's value
+                        {{"x", long_value}},
+                        {{"x", long_value + "z"}}});  // cut to row 3's
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows[0][0].second, "a\xEF\xBF\xBD");
+  EXPECT_EQ(rows[3][0].second.size(), kMaxLabelValueBytes);
+  EXPECT_FALSE(rows.repeated(0));
+  EXPECT_FALSE(rows.repeated(1));
+  EXPECT_TRUE(rows.repeated(2));
+  EXPECT_FALSE(rows.repeated(3));
+  EXPECT_TRUE(rows.repeated(4));
+
+  Families out;
+  for (const char* name : {"f", "g"}) {
+    FamilyBuilder family(name, "h", prometheus::MetricType::Gauge);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      family.Add(rows, i, static_cast<double>(i));
+    }
+    family.MoveTo(out);
+  }
+  for (const char* name : {"f", "g"}) {
+    EXPECT_EQ(testing::SampleCount(out, name), 3u) << name;
+    EXPECT_EQ(testing::Sample(out, name, {{"x", "a\xEF\xBF\xBD"}}), 0);
+    EXPECT_EQ(testing::Sample(out, name, {{"x", "b"}}), 1);
+  }
+  EXPECT_TRUE(testing::ValidExposition(out));
+}
+
 }  // namespace
 }  // namespace pgwarden::testing

@@ -14,6 +14,18 @@ namespace {
 
 using ::testing::HasSubstr;
 
+TEST(SerializeTest, EscapesEverywhereInALabelValue) {
+  Families out;
+  FamilyBuilder("x", "h", prometheus::MetricType::Gauge)
+      .Add({{"a", "\\"}, {"b", "\"\"x\n"}, {"c", "plain"}, {"d", "mid\\dle"}},
+           1)
+      .MoveTo(out);
+  EXPECT_EQ(
+      Serialize(out),
+      "# HELP x h\n# TYPE x gauge\n"
+      "x{a=\"\\\\\",b=\"\\\"\\\"x\\n\",c=\"plain\",d=\"mid\\\\dle\"} 1\n");
+}
+
 TEST(SerializeTest, EscapesHelpAndLabels) {
   Families families;
   FamilyBuilder("x_total", "help with \\ and\nnewline",
