@@ -35,26 +35,26 @@ CollectionPlan PlanCollection(const std::vector<CollectorSlot>& slots,
 
 std::shared_ptr<const Families> ParseWithMemo(CollectorSlot& slot,
                                               const ServerInfo& server,
-                                              Rows rows, Clock::time_point now,
-                                              bool complete) {
+                                              Rows rows,
+                                              Clock::time_point now) {
   Memo& memo = slot.memo;
   auto families = std::make_shared<Families>();
-  complete =
-      complete && (slot.min_interval.count() > 0 || slot.remember_every_result);
+  const bool remember =
+      slot.min_interval.count() > 0 || slot.remember_every_result;
   if (slot.state) {
     slot.collector->ParseWithState(server, rows, *slot.state, now, *families);
-    if (complete) memo = Memo{server, RowsDigest{}, families, now};
+    if (remember) memo = Memo{server, RowsDigest{}, families, now};
     return families;
   }
   // The rows go when this returns: only their digest is remembered.
-  const RowsDigest digest = complete ? Digest(rows) : RowsDigest{};
-  if (complete && memo.families && memo.rows == digest &&
+  const RowsDigest digest = remember ? Digest(rows) : RowsDigest{};
+  if (remember && memo.families && memo.rows == digest &&
       memo.server == server) {
     memo.fetched = now;  // same rows as last time: same families
     return memo.families;
   }
   slot.collector->Parse(server, rows, *families);
-  if (complete) memo = Memo{server, digest, families, now};
+  if (remember) memo = Memo{server, digest, families, now};
   return families;
 }
 
@@ -67,17 +67,16 @@ Outcome Reused(const Memo& memo) {
 }
 
 Outcome ParseOutcome(CollectorSlot& slot, const ServerInfo& server,
-                     QueryResult result, bool serve_partial) {
+                     QueryResult result) {
   Outcome o;
   o.state = result.ok ? Outcome::State::kOk : Outcome::State::kFailed;
   o.error = result.error;
   o.seconds = result.seconds;
-  if (!result.ok && !serve_partial) return o;
+  if (!result.ok) return o;
   const auto start = Clock::now();
   o.fetched = start;
   try {
-    o.families =
-        ParseWithMemo(slot, server, std::move(result.rows), start, result.ok);
+    o.families = ParseWithMemo(slot, server, std::move(result.rows), start);
   } catch (const std::exception& e) {
     o.state = Outcome::State::kFailed;
     o.error = std::string("parse: ") + e.what();

@@ -64,26 +64,21 @@ CollectionPlan PlanCollection(const std::vector<CollectorSlot>& slots,
 // The families of `slot`'s collector for `rows`: the memo's when the rows'
 // digest and the server equal the memo's (Parse is pure), else a fresh
 // Parse (the rows are freed on return; the memo keeps their digest), or
-// ParseWithState for a collector with state (never the memo's). A
-// `complete` result updates the memo, fetched at `now`, unless the slot
-// neither has a minimum interval nor remember_every_result; a partial one
-// (some databases failed) is returned but never remembered. Throws what
-// Parse throws.
+// ParseWithState for a collector with state (never the memo's). The
+// result updates the memo, fetched at `now`, unless the slot neither has a
+// minimum interval nor remember_every_result. Throws what Parse throws.
 std::shared_ptr<const Families> ParseWithMemo(CollectorSlot& slot,
                                               const ServerInfo& server,
-                                              Rows rows, Clock::time_point now,
-                                              bool complete);
+                                              Rows rows, Clock::time_point now);
 
 // An outcome served from the memo.
 Outcome Reused(const Memo& memo);
 
 // The outcome of `slot`'s collector for `result`: its families through
-// ParseWithMemo when the result is ok, or, with `serve_partial`, from the
-// rows a failed per-database result still holds (what the databases that
-// answered returned; never remembered); else the failure. Parse and query
+// ParseWithMemo when the result is ok, else the failure. Parse and query
 // time count in its seconds; a Parse that throws fails it.
 Outcome ParseOutcome(CollectorSlot& slot, const ServerInfo& server,
-                     QueryResult result, bool serve_partial);
+                     QueryResult result);
 
 // The outcome of a visited (per-database) collector from the visitor's
 // latest results: each database's parts (parsed in its visit), each

@@ -72,8 +72,8 @@ struct Target::Runtime {
 
   // The collecting thread's work: one round of queries into `c`.
   void Collect(Collection& c, Clock::time_point deadline);
-  // A visited collector's outcome, parsed again only when the visitor's
-  // results or the server changed.
+  // A visited collector's outcome from the visitor's parts, put together
+  // again only when the visitor's results or the server changed.
   Outcome Visited(size_t slot, size_t job, const ServerInfo& server);
   // Publishes a finished collection (state, logs, counters) before waking
   // its scrapes, so a scrape that returns has updated the landing page.
@@ -136,14 +136,13 @@ void Target::Runtime::Collect(Collection& c, Clock::time_point deadline) {
       PlanCollection(slots, server, Clock::now(), visitor != nullptr);
   for (size_t i : plan.reuse) c.Set(i, Reused(slots[i].memo));
   for (size_t i : plan.parse_empty) {
-    c.Set(i,
-          ParseOutcome(slots[i], server, QueryResult{true, {}, "", 0}, false));
+    c.Set(i, ParseOutcome(slots[i], server, QueryResult{true, {}, "", 0}));
   }
   const Batch& batch = plan.server_wide;
   const bool connected =
       database->Run(batch.statements, deadline, [&](size_t k, QueryResult r) {
         const size_t i = batch.collectors[k];
-        c.Set(i, ParseOutcome(slots[i], server, std::move(r), false));
+        c.Set(i, ParseOutcome(slots[i], server, std::move(r)));
       });
   if (!connected) {
     c.ConnectionLost();

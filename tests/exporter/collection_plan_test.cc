@@ -175,7 +175,7 @@ TEST(PlanCollectionTest, ReusesAMemoOnlyWithinItsIntervalOnTheSameServer) {
   const ServerInfo server = testing::ServerAt(150000);
   const auto t0 = Clock::now();
   for (auto& slot : slots) {
-    ParseWithMemo(slot, server, testing::MakeRows({"x"}, {{"1"}}), t0, true);
+    ParseWithMemo(slot, server, testing::MakeRows({"x"}, {{"1"}}), t0);
   }
   EXPECT_THAT(
       PlanCollection(slots, server, t0 + std::chrono::seconds(59)).reuse,
@@ -196,12 +196,12 @@ TEST(ParseWithMemoTest, SameRowsSameFamiliesWithoutParsing) {
   slots.push_back(Slot(c));
   const ServerInfo server = testing::ServerAt(150000);
   const auto rows = testing::MakeRows({"x"}, {{"1"}, {"2"}});
-  const auto first = ParseWithMemo(slots[0], server, rows, Clock::now(), true);
-  const auto second = ParseWithMemo(slots[0], server, rows, Clock::now(), true);
+  const auto first = ParseWithMemo(slots[0], server, rows, Clock::now());
+  const auto second = ParseWithMemo(slots[0], server, rows, Clock::now());
   EXPECT_EQ(first, second);
   EXPECT_EQ(c->parses, 1);
   const auto third = ParseWithMemo(
-      slots[0], server, testing::MakeRows({"x"}, {{"1"}}), Clock::now(), true);
+      slots[0], server, testing::MakeRows({"x"}, {{"1"}}), Clock::now());
   EXPECT_NE(third, first);
   EXPECT_EQ(c->parses, 2);
   EXPECT_EQ(testing::Sample(*third, "fixed_rows"), 1);
@@ -219,29 +219,14 @@ TEST(ParseWithMemoTest, WithoutRememberEveryResultOnlyIntervalsKeepAMemo) {
   const ServerInfo server = testing::ServerAt(150000);
   const auto rows = testing::MakeRows({"x"}, {{"1"}, {"2"}});
   for (int i = 0; i < 2; ++i) {
-    ParseWithMemo(slots[0], server, rows, Clock::now(), true);
-    ParseWithMemo(slots[1], server, rows, Clock::now(), true);
+    ParseWithMemo(slots[0], server, rows, Clock::now());
+    ParseWithMemo(slots[1], server, rows, Clock::now());
   }
   EXPECT_EQ(every->parses, 2);  // nothing kept, so parsed again
   EXPECT_FALSE(slots[0].memo.families);
   EXPECT_EQ(slots[0].memo.rows, RowsDigest{});
   EXPECT_EQ(sometimes->parses, 1);
   EXPECT_TRUE(slots[1].memo.families);
-}
-
-TEST(ParseWithMemoTest, PartialResultsAreServedButNeverRemembered) {
-  auto* c = new Fixed("a", "SELECT a");
-  std::vector<CollectorSlot> slots;
-  slots.push_back(Slot(c, 60));
-  const ServerInfo server = testing::ServerAt(150000);
-  const auto rows = testing::MakeRows({"x"}, {{"1"}});
-  const auto partial =
-      ParseWithMemo(slots[0], server, rows, Clock::now(), false);
-  EXPECT_EQ(testing::Sample(*partial, "fixed_rows"), 1);
-  EXPECT_EQ(slots[0].memo.families, nullptr);
-  EXPECT_THAT(PlanCollection(slots, server, Clock::now()).reuse, IsEmpty());
-  ParseWithMemo(slots[0], server, rows, Clock::now(), false);
-  EXPECT_EQ(c->parses, 2);
 }
 
 // A collector whose Parse cannot make sense of anything.
@@ -253,7 +238,7 @@ class Unparsable : public Fixed {
   }
 };
 
-TEST(ParseOutcomeTest, OkFailedPartialAndUnparsable) {
+TEST(ParseOutcomeTest, OkFailedAndUnparsable) {
   std::vector<CollectorSlot> slots;
   slots.push_back(Slot(new Fixed("a", "SELECT a")));
   slots.push_back(Slot(new Unparsable()));
@@ -261,28 +246,20 @@ TEST(ParseOutcomeTest, OkFailedPartialAndUnparsable) {
   const Rows rows = MakeRows({"x"}, {{"1"}, {"2"}});
 
   const Outcome ok =
-      ParseOutcome(slots[0], server, QueryResult{true, rows, "", 0.25}, false);
+      ParseOutcome(slots[0], server, QueryResult{true, rows, "", 0.25});
   EXPECT_EQ(ok.state, Outcome::State::kOk);
   ASSERT_NE(ok.families, nullptr);
   EXPECT_EQ(Sample(*ok.families, "fixed_rows"), 2);
   EXPECT_GE(ok.seconds, 0.25);
 
-  const Outcome failed = ParseOutcome(
-      slots[0], server, QueryResult{false, {}, "ERROR: boom", 0}, false);
+  const Outcome failed =
+      ParseOutcome(slots[0], server, QueryResult{false, {}, "ERROR: boom", 0});
   EXPECT_EQ(failed.state, Outcome::State::kFailed);
   EXPECT_EQ(failed.error, "ERROR: boom");
   EXPECT_EQ(failed.families, nullptr);
 
-  // Some databases failed: what the others returned is served, failed.
-  const Outcome partial =
-      ParseOutcome(slots[0], server,
-                   QueryResult{false, rows, "database \"x\": gone", 0}, true);
-  EXPECT_EQ(partial.state, Outcome::State::kFailed);
-  ASSERT_NE(partial.families, nullptr);
-  EXPECT_EQ(Sample(*partial.families, "fixed_rows"), 2);
-
   const Outcome bad =
-      ParseOutcome(slots[1], server, QueryResult{true, rows, "", 0}, false);
+      ParseOutcome(slots[1], server, QueryResult{true, rows, "", 0});
   EXPECT_EQ(bad.state, Outcome::State::kFailed);
   EXPECT_EQ(bad.error, "parse: no such column");
   EXPECT_EQ(bad.families, nullptr);
@@ -292,8 +269,7 @@ TEST(ReusedTest, ServesTheMemoAsFetchedThen) {
   std::vector<CollectorSlot> slots;
   slots.push_back(Slot(new Fixed("a", "SELECT a")));
   const auto then = Clock::now() - std::chrono::seconds(30);
-  ParseWithMemo(slots[0], ServerAt(150000), MakeRows({"x"}, {{"1"}}), then,
-                true);
+  ParseWithMemo(slots[0], ServerAt(150000), MakeRows({"x"}, {{"1"}}), then);
   const Outcome o = Reused(slots[0].memo);
   EXPECT_EQ(o.state, Outcome::State::kOk);
   EXPECT_EQ(o.families, slots[0].memo.families);
