@@ -7,7 +7,6 @@
 #include <cstring>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 
 #include "exporter/log.h"
@@ -128,11 +127,7 @@ ProbeConfig ParseProbeConfig(const std::string& text, const std::string& path) {
 }
 
 ProbeConfig LoadProbeConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument(path + ": cannot read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return ParseProbeConfig(text.str(), path);
+  return ParseProbeConfig(ReadWholeFile(path), path);
 }
 
 Dsn ProbeTarget(const std::string& target, const AuthModule* module) {

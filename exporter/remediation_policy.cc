@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "exporter/strings.h"
 #include "exporter/yaml_reader.h"
@@ -233,11 +231,7 @@ RemediationPolicy ParseRemediationPolicy(const std::string& text,
 }
 
 RemediationPolicy LoadRemediationPolicy(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument(path + ": cannot read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return ParseRemediationPolicy(text.str(), path);
+  return ParseRemediationPolicy(ReadWholeFile(path), path);
 }
 
 }  // namespace pgwarden

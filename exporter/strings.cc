@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace pgwarden {
@@ -16,6 +18,17 @@ std::string Trim(std::string_view text) {
   if (start == std::string_view::npos) return "";
   const size_t end = text.find_last_not_of(kSpace);
   return std::string(text.substr(start, end - start + 1));
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw std::invalid_argument(
+        path + ": cannot read: no such file or permission denied");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 std::vector<std::string> SplitList(std::string_view text, char separator) {

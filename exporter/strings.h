@@ -10,6 +10,10 @@ namespace pgwarden {
 // `text` without leading and trailing whitespace (space, tab, CR, LF).
 std::string Trim(std::string_view text);
 
+// The whole file at `path`. Throws std::invalid_argument("PATH: cannot read:
+// no such file or permission denied") when it cannot be opened.
+std::string ReadWholeFile(const std::string& path);
+
 // The items of a `separator`-separated list, each trimmed; empty items are
 // dropped ("a, ,b" -> {"a", "b"}).
 std::vector<std::string> SplitList(std::string_view text, char separator = ',');

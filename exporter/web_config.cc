@@ -4,11 +4,10 @@
 
 #include <cctype>
 #include <cmath>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 
+#include "exporter/strings.h"
 #include "exporter/yaml_reader.h"
 
 namespace pgwarden {
@@ -313,15 +312,7 @@ WebConfig ParseWebConfig(const std::string& text, const std::string& path) {
 }
 
 WebConfig LoadWebConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    throw std::invalid_argument(path +
-                                ": cannot read: no such file or "
-                                "permission denied");
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return ParseWebConfig(text.str(), path);
+  return ParseWebConfig(ReadWholeFile(path), path);
 }
 
 std::vector<std::string> WebConfigFiles(const WebConfig& c) {
