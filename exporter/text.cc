@@ -216,25 +216,29 @@ PartCache& Cache() {
   return *cache;
 }
 
-// About the size of `families`' text, a little more unless label values need
-// escapes: room made once instead of regrowing (a copy each time) to twice
-// what a large part needs.
+// About the size of `families`' text, a little more unless label values
+// need escapes or vary much in length: room made once instead of regrowing
+// (a copy each time) to twice what a large part needs. A family's series
+// are taken to be as long as the longer of its first and last.
 size_t EstimateSize(const Families& families) {
   constexpr size_t kValue = 16;  // " " value "\n", most values
+  const auto series_size = [](const prometheus::ClientMetric& m, size_t name) {
+    size_t labels = 2;  // {}
+    for (const auto& l : m.label) {
+      labels += l.name.size() + l.value.size() + 4;  // ="",
+    }
+    const size_t samples = m.histogram.bucket.empty()
+                               ? 1
+                               : 3 + m.histogram.bucket.size();  // le=""
+    return samples * (name + 8 + labels + kValue + 6);
+  };
   size_t size = 0;
   for (const auto& f : families) {
     size += 2 * f.name.size() + f.help.size() + 24;
-    const size_t samples_per_series =
-        f.type == prometheus::MetricType::Histogram ? 3 : 1;
-    for (const auto& m : f.metric) {
-      size_t labels = 2;  // {}
-      for (const auto& l : m.label) {
-        labels += l.name.size() + l.value.size() + 4;  // ="",
-      }
-      const size_t samples = samples_per_series + m.histogram.bucket.size();
-      size += samples * (f.name.size() + 8 + labels + kValue) +
-              m.histogram.bucket.size() * (kValue + 6);  // le=""
-    }
+    if (f.metric.empty()) continue;
+    const size_t name = f.name.size();
+    size += f.metric.size() * std::max(series_size(f.metric.front(), name),
+                                       series_size(f.metric.back(), name));
   }
   return size;
 }
