@@ -206,21 +206,19 @@ MSG
 show
 
 if [[ $DEMO_CHECK == 1 ]]; then
-  ok=0
-  for i in $(seq 1 90); do
+  # Each check below polls through wait_until (scripts/lib/common.sh).
+  chain_visible() {
     m=$(curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics")
-    if grep -qx 'pg_blocked_sessions{datname="shop"} 2' <<<"$m" &&
-       grep -q '^pg_blocking_session_info{.*application_name="billing-batch".*} 2$' <<<"$m" &&
-       grep -qx 'pg_long_running_queries{datname="shop",threshold_seconds="10"} 1' <<<"$m" &&
-       grep -q '^pg_stat_statements_calls_total{user="postgres",datname="shop",queryid="other"} ' <<<"$m" &&
-       grep -q '^pg_stat_statements_deallocations_total ' <<<"$m" &&
-       grep -qE '^pg_lock_wait_duration_seconds_count\{datname="shop"\} [1-9]' <<<"$m" &&
-       grep -qE '^pg_blocking_seconds_total\{datname="shop",usename="postgres",application_name="reconcile"\} [1-9]' <<<"$m"; then
-      ok=1
-      break
-    fi
-    sleep 1
-  done
+    grep -qx 'pg_blocked_sessions{datname="shop"} 2' <<<"$m" &&
+      grep -q '^pg_blocking_session_info{.*application_name="billing-batch".*} 2$' <<<"$m" &&
+      grep -qx 'pg_long_running_queries{datname="shop",threshold_seconds="10"} 1' <<<"$m" &&
+      grep -q '^pg_stat_statements_calls_total{user="postgres",datname="shop",queryid="other"} ' <<<"$m" &&
+      grep -q '^pg_stat_statements_deallocations_total ' <<<"$m" &&
+      grep -qE '^pg_lock_wait_duration_seconds_count\{datname="shop"\} [1-9]' <<<"$m" &&
+      grep -qE '^pg_blocking_seconds_total\{datname="shop",usename="postgres",application_name="reconcile"\} [1-9]' <<<"$m"
+  }
+  ok=0
+  wait_until 90 chain_visible && ok=1
   echo
   echo "After the long-running threshold:"
   show
@@ -228,14 +226,11 @@ if [[ $DEMO_CHECK == 1 ]]; then
     echo "demo check FAILED: blocked chain, long-running query, statements or sampled lock waits not visible" >&2
     exit 1
   fi
+  alerts_paged() {
+    notified firing PostgresLongRunningQuery && notified firing PostgresBlockedSessions
+  }
   paged=0
-  for i in $(seq 1 120); do
-    if notified firing PostgresLongRunningQuery && notified firing PostgresBlockedSessions; then
-      paged=1
-      break
-    fi
-    sleep 1
-  done
+  wait_until 120 alerts_paged && paged=1
   if [[ $paged != 1 ]]; then
     echo "demo check FAILED: the alerts did not reach the webhook" >&2
     exit 1
@@ -254,34 +249,28 @@ if [[ $DEMO_CHECK == 1 ]]; then
     exit 1
   fi
   echo "/probe: the demo server through its name, pg_up 1 and the blocked chain; 169.254.169.254 refused (403)"
+  would_terminate() {
+    grep -q '"action":"terminate","result":"would_do".*"application_name":"billing-batch"' \
+      "$WORK/remediation.jsonl" 2>/dev/null &&
+      m=$(curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics") &&
+      grep -qx 'pgwarden_remediation_actions_total{rule="idle-blockers",action="terminate",result="would_do"} 1' <<<"$m"
+  }
   would=0
-  for i in $(seq 1 60); do
-    if grep -q '"action":"terminate","result":"would_do".*"application_name":"billing-batch"' \
-         "$WORK/remediation.jsonl" 2>/dev/null &&
-       curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics" | grep -qx \
-         'pgwarden_remediation_actions_total{rule="idle-blockers",action="terminate",result="would_do"} 1'; then
-      would=1
-      break
-    fi
-    sleep 1
-  done
+  wait_until 60 would_terminate && would=1
   if [[ $would != 1 ]] || ! grep -qx 'pg_blocked_sessions{datname="shop"} [23]' \
        <(curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics"); then
     echo "demo check FAILED: dry-run remediation did not audit billing-batch, or signalled it" >&2
     exit 1
   fi
   echo "remediation (dry run): would terminate billing-batch; the chain is still there"
-  visited=0
-  for i in $(seq 1 60); do
+  visited_in_background() {
     m=$(curl -fsS "http://127.0.0.1:$PGWARDEN_PORT/metrics")
-    if grep -q '^pg_stat_user_tables_seq_scan{datname="shop",' <<<"$m" &&
-       grep -qE '^pgwarden_database_visits_total [1-9]' <<<"$m" &&
-       grep -qE '^pgwarden_databases [2-9]' <<<"$m"; then
-      visited=1
-      break
-    fi
-    sleep 1
-  done
+    grep -q '^pg_stat_user_tables_seq_scan{datname="shop",' <<<"$m" &&
+      grep -qE '^pgwarden_database_visits_total [1-9]' <<<"$m" &&
+      grep -qE '^pgwarden_databases [2-9]' <<<"$m"
+  }
+  visited=0
+  wait_until 60 visited_in_background && visited=1
   if [[ $visited != 1 ]]; then
     echo "demo check FAILED: the per-database collectors did not visit shop in the background" >&2
     exit 1
