@@ -5,7 +5,8 @@
 # replication, postmaster, per-table statistics and I/O, pg_stat_statements
 # per statement, and the idle-time histogram), against one PostgreSQL 15
 # with TABLES tables, STATEMENTS distinct statements and IDLE idle
-# connections (medium: 1000, 2000, 100; BENCH_LARGE=1: 5000, 5000, 250).
+# connections (BENCH_SIZE=small: 100, 200, 10; medium, the default: 1000,
+# 2000, 100; large, or BENCH_LARGE=1: 5000, 5000, 250).
 # Per exporter: p50/p99 and CPU per scrape over SEQUENTIAL scrapes, series
 # and bytes per answer, RSS and peak (VmHWM) after them; then 16 clients
 # scraping at once for ROUNDS rounds: p50/p99, the peak during it (VmHWM
@@ -15,11 +16,14 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 source "$HERE/../scripts/lib/harness.sh"
-if [[ ${BENCH_LARGE:-0} == 1 ]]; then
-  TABLES=5000 STATEMENTS=5000 IDLE=250
-else
-  TABLES=1000 STATEMENTS=2000 IDLE=100
-fi
+SIZE=${BENCH_SIZE:-medium}
+[[ ${BENCH_LARGE:-0} == 1 ]] && SIZE=large
+case $SIZE in
+  small) TABLES=100 STATEMENTS=200 IDLE=10 ;;
+  medium) TABLES=1000 STATEMENTS=2000 IDLE=100 ;;
+  large) TABLES=5000 STATEMENTS=5000 IDLE=250 ;;
+  *) echo "BENCH_SIZE must be small, medium or large" >&2; exit 2 ;;
+esac
 SEQUENTIAL=${SEQUENTIAL:-30}
 ROUNDS=${ROUNDS:-5}
 AFTER=${AFTER_SECONDS:-60}
@@ -86,7 +90,11 @@ bench() {
   local hwm_conc
   hwm_conc=$(status_mib "$pid" VmHWM)
   sleep "$AFTER"
-  ROWS+=("| $name | $series | $((bytes / 1024)) KiB | $(pct 50 "$WORK/$name.seq") / $(pct 99 "$WORK/$name.seq") ms | $cpu ms | $rss_seq ($hwm_seq) MiB | $(pct 50 "$WORK/$name.conc") / $(pct 99 "$WORK/$name.conc") ms | $hwm_conc MiB | $(status_mib "$pid" VmRSS) MiB |")
+  local per_series
+  per_series=$(awk -v t=$((t1 - t0)) -v n="$SEQUENTIAL" -v hz="$(getconf CLK_TCK)" \
+    -v s="$series" -v b="$bytes" -v h="$hwm_conc" \
+    'BEGIN {printf "%.2f µs / %.0f B / %.0f B", t * 1e6 / hz / n / s, b / s, h * 1048576 / s}')
+  ROWS+=("| $name | $series | $((bytes / 1024)) KiB | $per_series | $(pct 50 "$WORK/$name.seq") / $(pct 99 "$WORK/$name.seq") ms | $cpu ms | $rss_seq ($hwm_seq) MiB | $(pct 50 "$WORK/$name.conc") / $(pct 99 "$WORK/$name.conc") ms | $hwm_conc MiB | $(status_mib "$pid" VmRSS) MiB |")
 }
 
 P1=$(free_port)
@@ -103,9 +111,9 @@ bench "postgres_exporter 0.11.1" "http://127.0.0.1:$P2/metrics" "$PE_PID"
 stop "$PE_PID"
 
 echo
-echo "PostgreSQL 15, $TABLES tables, $STATEMENTS statements, $IDLE idle connections;" \
+echo "PostgreSQL 15, $SIZE: $TABLES tables, $STATEMENTS statements, $IDLE idle connections;" \
   "default collectors + tests/e2e/queries.yaml; $SEQUENTIAL sequential scrapes, then 16 clients x $ROUNDS:"
 echo
-echo "| exporter | series | bytes | sequential p50 / p99 | CPU per scrape | RSS (peak) after sequential | 16 concurrent p50 / p99 | peak during 16 concurrent | RSS ${AFTER} s after |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| exporter | series | bytes | per series: CPU / bytes / peak memory | sequential p50 / p99 | CPU per scrape | RSS (peak) after sequential | 16 concurrent p50 / p99 | peak during 16 concurrent | RSS ${AFTER} s after |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
