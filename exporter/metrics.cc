@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace pgwarden {
@@ -82,6 +83,37 @@ std::string HistogramShapeError(const std::vector<double>& bounds,
     if (cumulative[i] > count) return "a bucket counts more than the count";
   }
   return "";
+}
+
+std::vector<RepeatedFamilies> FindRepeatedFamilies(const Exposition& answer) {
+  std::vector<RepeatedFamilies> out;
+  std::unordered_map<std::string_view, size_t> first;  // name -> part
+  std::string_view last;  // the family the part before ended with
+  for (size_t p = 0; p < answer.parts.size(); ++p) {
+    if (!answer.parts[p]) continue;
+    const Families& part = *answer.parts[p];
+    RepeatedFamilies repeats{p, {}};
+    for (size_t f = 0; f < part.size(); ++f) {
+      const std::string_view name = part[f].name;
+      if (f == 0 && name == last) continue;  // a continuation
+      const auto [it, inserted] = first.emplace(name, p);
+      if (!inserted) repeats.families.emplace_back(f, it->second);
+    }
+    // What a following part may continue: the last family this one prints.
+    if (repeats.families.empty()) {
+      if (!part.empty()) last = part.back().name;
+      continue;
+    }
+    std::vector<bool> left_out(part.size());
+    for (const auto& repeat : repeats.families) left_out[repeat.first] = true;
+    for (size_t f = part.size(); f-- > 0;) {
+      if (left_out[f]) continue;
+      last = part[f].name;
+      break;
+    }
+    out.push_back(std::move(repeats));
+  }
+  return out;
 }
 
 RowLabels::RowLabels(std::vector<Labels> rows)

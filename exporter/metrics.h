@@ -23,6 +23,19 @@ struct Exposition {
   // continues the family the one before ended with merged into it.
   Families Flatten() const;
 };
+// Families that a part of an answer repeats from an earlier part. A part
+// continues the family the part before it ended with when its first family
+// has that name (text.h), which is not a repeat. Any other repeat (a custom
+// query that makes a built-in collector's family) would print HELP and
+// TYPE twice, and Prometheus would reject the whole scrape.
+struct RepeatedFamilies {
+  size_t part = 0;
+  // (index of the family in `part`, index of the part that has it first)
+  std::vector<std::pair<size_t, size_t>> families;
+};
+// Every part with a repeat, in order; empty when there is none (the rule).
+std::vector<RepeatedFamilies> FindRepeatedFamilies(const Exposition& answer);
+
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
 // Label values longer than this are cut (at a UTF-8 boundary) and end in "...".

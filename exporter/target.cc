@@ -1,8 +1,11 @@
 #include "exporter/target.h"
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "exporter/collection.h"
 #include "exporter/collection_plan.h"
@@ -80,6 +83,10 @@ struct Target::Runtime {
   void Finish(Collection& c);
   std::string FirstError(const Collection::Snapshot& s) const;
   void NoteNotices(const ServerInfo& server);  // requires mu
+  // Leaves out of `answer` the families a part repeats from an earlier one
+  // (FindRepeatedFamilies), logging each (collector, family) once. `owners`
+  // holds each part's collector index (npos: pgwarden's own).
+  void LeaveOutRepeats(Exposition& answer, const std::vector<size_t>& owners);
 
   const std::string name;
   std::vector<std::string> collector_names;  // immutable after construction
@@ -107,6 +114,14 @@ struct Target::Runtime {
   bool last_up = false;
   std::string last_error;
   std::vector<std::string> notices;  // per collector, as last logged
+  // A part that repeats families of earlier parts, and its copy without
+  // them, kept while the part lives so that the copy's text is cached too.
+  struct Trimmed {
+    std::weak_ptr<const Families> source;
+    std::shared_ptr<const Families> copy;
+  };
+  std::unordered_map<const Families*, Trimmed> trimmed;
+  std::set<std::string> repeats_logged;  // "collector family", once each
 };
 
 Outcome Target::Runtime::Visited(size_t slot, size_t job,
@@ -249,9 +264,12 @@ Exposition Target::Scrape(Clock::time_point deadline) {
     counters = runtime_->counters;
   }
   Exposition out;
-  for (const Outcome& o : snapshot.outcomes) {
+  std::vector<size_t> owners;  // each part's collector; npos: pgwarden's own
+  for (size_t i = 0; i < snapshot.outcomes.size(); ++i) {
+    const Outcome& o = snapshot.outcomes[i];
     if (o.families) out.parts.push_back(o.families);
     out.parts.insert(out.parts.end(), o.parts.begin(), o.parts.end());
+    owners.resize(out.parts.size(), i);
   }
   if (runtime_->sampler) {
     out.parts.push_back(
@@ -264,7 +282,57 @@ Exposition Target::Scrape(Clock::time_point deadline) {
   out.parts.push_back(std::make_shared<const Families>(
       SelfMetrics(snapshot, runtime_->collector_names, counters,
                   runtime_->process_metrics)));
+  owners.resize(out.parts.size(), std::string::npos);
+  runtime_->LeaveOutRepeats(out, owners);
   return out;
+}
+
+void Target::Runtime::LeaveOutRepeats(Exposition& answer,
+                                      const std::vector<size_t>& owners) {
+  const std::vector<RepeatedFamilies> repeats = FindRepeatedFamilies(answer);
+  std::lock_guard<std::mutex> lock(mu);
+  for (auto it = trimmed.begin(); it != trimmed.end();) {
+    it = it->second.source.expired() ? trimmed.erase(it) : std::next(it);
+  }
+  const auto collector = [&](size_t index) {
+    return index < collector_names.size() ? collector_names[index]
+                                          : std::string("pgwarden");
+  };
+  for (const RepeatedFamilies& r : repeats) {
+    std::shared_ptr<const Families>& part = answer.parts[r.part];
+    auto it = trimmed.find(part.get());
+    if (it == trimmed.end() || it->second.source.lock() != part) {
+      auto copy = std::make_shared<Families>();
+      size_t next = 0;  // r.families is in the part's order
+      for (size_t f = 0; f < part->size(); ++f) {
+        if (next < r.families.size() && r.families[next].first == f) {
+          ++next;
+        } else {
+          copy->push_back((*part)[f]);
+        }
+      }
+      it = trimmed.insert_or_assign(part.get(), Trimmed{part, copy}).first;
+    }
+    // One line per collector that got there first, naming the families
+    // not named before.
+    const std::string repeater = collector(owners[r.part]);
+    std::map<size_t, std::string> news;  // first collector -> families
+    for (const auto& [f, first] : r.families) {
+      const std::string& family = (*part)[f].name;
+      if (!repeats_logged.insert(repeater + " " + family).second) continue;
+      std::string& list = news[owners[first]];
+      list += (list.empty() ? "" : ", ") + family;
+    }
+    for (const auto& [first, families] : news) {
+      Log(LogLevel::kWarn,
+          name + ": collector " + repeater + " makes families that collector " +
+              collector(first) + " already makes (" + families +
+              "); each is served once, from " + collector(first) +
+              " (rename them in " + repeater + ", or leave " +
+              collector(first) + " out)");
+    }
+    part = it->second.copy;
+  }
 }
 
 TargetStatus Target::Status() const {

@@ -142,6 +142,33 @@ check "HISTOGRAM families pass promtool" bash -c \
 check "legacy bgwriter name" grep -qE '^pg_stat_bgwriter_buffers_alloc [0-9]+$' "$WORK/custom.txt"
 check "legacy replication lag name" grep -qx 'pg_replication_lag 0' "$WORK/custom.txt"
 stop "$PGWARDEN_PID"
+# postgres_exporter's own example file, unchanged, as Debian's package ships
+# it. Its pg_postmaster and pg_stat_user_tables make families the built-in
+# postmaster and stat_user_tables collectors make too: each must be served
+# once, or Prometheus rejects the whole scrape.
+EXAMPLE=/usr/share/doc/prometheus-postgres-exporter/examples/queries.yaml
+start_pgwarden example "$BIN" --dsn "$DSN dbname=postgres" --extend_query_path "$EXAMPLE"
+example_visited() {
+  curl -fsS "$PGWARDEN_URL/metrics" >"$WORK/example.txt" &&
+    grep -qx 'pg_scrape_collector_success{collector="stat_user_tables"} 1' "$WORK/example.txt"
+}
+check "example file: the per-database collectors have visited" wait_until 30 example_visited
+for c in pg_replication pg_postmaster pg_stat_user_tables pg_statio_user_tables pg_process_idle; do
+  check "example file: $c succeeds" grep -qx "pg_scrape_collector_success{collector=\"$c\"} 1" "$WORK/example.txt"
+done
+# Written for pg_stat_statements before PostgreSQL 13 (total_time), as
+# postgres_exporter also reports it.
+check "example file: pg_stat_statements fails alone" \
+  grep -qx 'pg_scrape_collector_success{collector="pg_stat_statements"} 0' "$WORK/example.txt"
+check "example file: pg_stat_statements's failure names the column" \
+  grep -q 'pg_stat_statements: ERROR: *column \\"total_time\\" does not exist' "$WORK/example.log"
+check "example file: the answer passes promtool" bash -c "promtool check metrics <'$WORK/example.txt'"
+check "example file: each family once" bash -c \
+  "test -z \"\$(grep '^# HELP ' '$WORK/example.txt' | cut -d' ' -f3 | sort | uniq -d)\""
+check "example file: the idle-time HISTOGRAM" grep -qx '# TYPE pg_process_idle_seconds histogram' "$WORK/example.txt"
+check "example file: repeated families named once in the log" \
+  grep -q 'collector pg_postmaster makes families that collector postmaster already makes (pg_postmaster_start_time_seconds)' "$WORK/example.log"
+stop "$PGWARDEN_PID"
 printf 'pg_x:\n  query: "SELECT 1 AS v"\n  metrics:\n    - v:\n        usage: "SUMMARY"\n' >"$WORK/broken.yaml"
 expect_exit2 "broken queries.yaml" --dsn "$DSN" --extend_query_path "$WORK/broken.yaml"
 check "broken queries.yaml: file and line" grep -q "broken.yaml:5: v: unsupported usage" "$WORK/bad.err"

@@ -1,5 +1,6 @@
 #include "exporter/metrics.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "tests/test_util.h"
@@ -103,6 +104,41 @@ TEST(FamilyBuilderTest, DropsSeriesThatPrintTheSame) {
   Families none;
   FamilyBuilder("empty", "h", prometheus::MetricType::Gauge).MoveTo(none);
   EXPECT_TRUE(none.empty());
+}
+
+// A part of families named `names`, each with one sample.
+std::shared_ptr<const Families> Part(std::vector<std::string> names) {
+  Families out;
+  for (const auto& name : names) {
+    FamilyBuilder(name, "h", prometheus::MetricType::Gauge).Add(1).MoveTo(out);
+  }
+  return std::make_shared<const Families>(std::move(out));
+}
+
+TEST(FindRepeatedFamiliesTest, ContinuationsAreNotRepeatsAndOthersAre) {
+  Exposition answer;
+  answer.parts = {Part({"a", "b"}),   // 0
+                  Part({"b"}),        // 1: continues b
+                  Part({"b", "c"}),   // 2: continues b again
+                  Part({"d", "a"}),   // 3: a repeats part 0's
+                  nullptr,            // 4: skipped
+                  Part({"a"}),        // 5: part 3's a is left out: a repeat
+                  Part({"c", "e"})};  // 6: part 5 printed nothing; c repeats
+  const std::vector<RepeatedFamilies> r = FindRepeatedFamilies(answer);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].part, 3u);
+  EXPECT_THAT(r[0].families,
+              ::testing::ElementsAre(std::pair<size_t, size_t>{1, 0}));
+  EXPECT_EQ(r[1].part, 5u);
+  EXPECT_THAT(r[1].families,
+              ::testing::ElementsAre(std::pair<size_t, size_t>{0, 0}));
+  EXPECT_EQ(r[2].part, 6u);
+  EXPECT_THAT(r[2].families,
+              ::testing::ElementsAre(std::pair<size_t, size_t>{0, 2}));
+
+  Exposition clean;
+  clean.parts = {Part({"a"}), Part({"a", "b"}), Part({"c"})};
+  EXPECT_TRUE(FindRepeatedFamilies(clean).empty());
 }
 
 TEST(RowLabelsTest, SanitizesOnceAndTheFirstRowWinsInEveryFamily) {

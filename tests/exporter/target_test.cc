@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "exporter/text.h"
 #include "tests/fake_server.h"
 
 namespace pgwarden::testing {
@@ -161,6 +162,45 @@ TEST(TargetTest, UnchangedRowsReuseTheLastParse) {
   }
   EXPECT_EQ(Sample(Scrape(target, In(5000)), "stub_alpha_rows"), 3);
   EXPECT_EQ(stub->parses, 2);
+}
+
+// Makes alpha's family (as a custom query named like a built-in collector's
+// family does) and one of its own.
+class Repeater : public StubCollector {
+ public:
+  Repeater() : StubCollector("repeater") {}
+  void Parse(const ServerInfo&, const Rows&, Families& out) const override {
+    FamilyBuilder("repeater_own", "own", prometheus::MetricType::Gauge)
+        .Add(7)
+        .MoveTo(out);
+    FamilyBuilder("stub_alpha_rows", "again", prometheus::MetricType::Gauge)
+        .Add(99)
+        .MoveTo(out);
+  }
+};
+
+TEST(TargetTest, AFamilyTwoCollectorsMakeIsServedOnceFromTheFirst) {
+  auto shared = std::make_shared<FakeDatabase::Shared>();
+  std::vector<std::unique_ptr<Collector>> collectors;
+  collectors.push_back(std::make_unique<StubCollector>("alpha"));
+  collectors.push_back(std::make_unique<Repeater>());
+  Target target("host=h", std::make_unique<FakeDatabase>(shared),
+                std::move(collectors));
+  const Exposition first = target.Scrape(In(5000));
+  const std::string text = Serialize(first);
+  EXPECT_EQ(text.find("# HELP stub_alpha_rows"),
+            text.rfind("# HELP stub_alpha_rows"));
+  const Families out = first.Flatten();
+  EXPECT_EQ(testing::SampleCount(out, "stub_alpha_rows"), 1u);
+  EXPECT_EQ(Sample(out, "stub_alpha_rows"), 2);
+  EXPECT_EQ(Sample(out, "repeater_own"), 7);
+  EXPECT_EQ(CollectorSuccess(out, "repeater"), 1);
+  EXPECT_TRUE(testing::ValidExposition(out));
+  // Unchanged rows: the same trimmed part, so its text is cached too.
+  const Exposition second = target.Scrape(In(5000));
+  ASSERT_EQ(second.parts.size(), first.parts.size());
+  EXPECT_EQ(second.parts[1], first.parts[1]);
+  EXPECT_EQ(second.parts[1]->size(), 1u);
 }
 
 TEST(TargetTest, MinIntervalServesTheLastResultWithItsAge) {
