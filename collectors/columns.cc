@@ -16,9 +16,7 @@ prometheus::MetricType TypeFor(std::string_view name, Kind kind) {
                : prometheus::MetricType::Gauge;
 }
 
-void EmitColumns(const Rows& rows, const std::vector<LabelColumn>& labels,
-                 const std::vector<ColumnMetric>& metrics, bool legacy_names,
-                 Families& out) {
+RowLabels LabelRows(const Rows& rows, const std::vector<LabelColumn>& labels) {
   std::vector<Labels> texts(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     RowView row(rows, i);
@@ -26,7 +24,13 @@ void EmitColumns(const Rows& rows, const std::vector<LabelColumn>& labels,
     for (const auto& l : labels)
       texts[i].emplace_back(l.label, row.Text(l.column));
   }
-  const RowLabels row_labels(std::move(texts));
+  return RowLabels(std::move(texts));
+}
+
+void EmitColumns(const Rows& rows, const std::vector<LabelColumn>& labels,
+                 const std::vector<ColumnMetric>& metrics, bool legacy_names,
+                 Families& out) {
+  const RowLabels row_labels = LabelRows(rows, labels);
   for (const ColumnMetric& m : metrics) {
     const int column = rows.Column(m.column);
     FamilyBuilder family(m.name, m.help, TypeFor(m.name, m.kind));

@@ -50,6 +50,10 @@ void EmitColumns(const Rows& rows, const std::vector<LabelColumn>& labels,
                  const std::vector<ColumnMetric>& metrics, bool legacy_names,
                  Families& out);
 
+// Every row's labels per `labels` (RowLabels: sanitized once, repeats
+// marked), for a result whose rows go on many families.
+RowLabels LabelRows(const Rows& rows, const std::vector<LabelColumn>& labels);
+
 }  // namespace pgwarden
 
 namespace pgwarden {

@@ -77,10 +77,17 @@ class CustomCollector final : public Collector {
       : q_(std::move(q)),
         legacy_names_(legacy_names),
         series_limit_(series_limit) {
+    // Each LABEL column is its own label; the names point into q_, which
+    // never changes.
     for (const auto& m : q_.metrics) {
-      if (m.usage == CustomMetric::Usage::kLabel) labels_.push_back(m.column);
+      if (m.usage == CustomMetric::Usage::kLabel) {
+        labels_.push_back({m.column.c_str(), m.column.c_str()});
+      }
     }
   }
+  // labels_ points into q_: neither copied nor moved.
+  CustomCollector(const CustomCollector&) = delete;
+  CustomCollector& operator=(const CustomCollector&) = delete;
 
   std::string_view Name() const override { return q_.name; }
   bool PerDatabase() const override { return q_.per_database; }
@@ -114,13 +121,7 @@ class CustomCollector final : public Collector {
 
  private:
   void ParseRows(const ServerInfo&, const Rows& rows, Families& out) const {
-    std::vector<Labels> texts(rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) {
-      RowView row(rows, i);
-      texts[i].reserve(labels_.size());
-      for (const auto& l : labels_) texts[i].emplace_back(l, row.Text(l));
-    }
-    const RowLabels row_labels(std::move(texts));
+    const RowLabels row_labels = LabelRows(rows, labels_);
     for (const auto& m : q_.metrics) {
       using U = CustomMetric::Usage;
       if (m.usage == U::kLabel || m.usage == U::kDiscard) continue;
@@ -209,7 +210,7 @@ class CustomCollector final : public Collector {
   CustomQuery q_;
   bool legacy_names_;
   int series_limit_;
-  std::vector<std::string> labels_;
+  std::vector<LabelColumn> labels_;
 };
 
 }  // namespace

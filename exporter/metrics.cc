@@ -20,6 +20,36 @@ bool IsAscii(std::string_view s) {
   return true;
 }
 
+// Whether each of `items` repeats an earlier one's label values, compared in
+// place (no key strings: this runs over every row or series of a custom
+// query each scrape). `value(item, i)` is the item's i-th label value of
+// `count(item)`.
+template <typename Item, typename Count, typename Value>
+std::vector<bool> MarkRepeats(const std::vector<Item>& items, Count count,
+                              Value value) {
+  const auto hash = [&](const Item* item) {
+    size_t h = count(*item);
+    for (size_t i = 0; i < count(*item); ++i) {
+      h = h * 1000003 ^ std::hash<std::string_view>()(value(*item, i));
+    }
+    return h;
+  };
+  const auto equal = [&](const Item* a, const Item* b) {
+    if (count(*a) != count(*b)) return false;
+    for (size_t i = 0; i < count(*a); ++i) {
+      if (value(*a, i) != value(*b, i)) return false;
+    }
+    return true;
+  };
+  std::unordered_set<const Item*, decltype(hash), decltype(equal)> seen(
+      items.size(), hash, equal);
+  std::vector<bool> repeated(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    repeated[i] = !seen.insert(&items[i]).second;
+  }
+  return repeated;
+}
+
 }  // namespace
 
 Families Exposition::Flatten() const {
@@ -125,22 +155,11 @@ RowLabels::RowLabels(std::vector<Labels> rows)
     }
   }
   if (rows_.size() < 2) return;
-  struct Hash {
-    size_t operator()(const Labels* labels) const {
-      size_t h = labels->size();
-      for (const auto& l : *labels) {
-        h = h * 1000003 ^ std::hash<std::string_view>()(l.second);
-      }
-      return h;
-    }
-  };
-  struct Equal {
-    bool operator()(const Labels* a, const Labels* b) const { return *a == *b; }
-  };
-  std::unordered_set<const Labels*, Hash, Equal> seen(rows_.size());
-  for (size_t i = 0; i < rows_.size(); ++i) {
-    repeated_[i] = !seen.insert(&rows_[i]).second;
-  }
+  repeated_ = MarkRepeats(
+      rows_, [](const Labels& labels) { return labels.size(); },
+      [](const Labels& labels, size_t i) -> std::string_view {
+        return labels[i].second;
+      });
 }
 
 FamilyBuilder& FamilyBuilder::Add(const RowLabels& rows, size_t row,
@@ -215,39 +234,19 @@ void FamilyBuilder::MoveToAlways(std::vector<prometheus::MetricFamily>& out) {
   // UTF-8 names, two long strings with one prefix). A duplicate series makes
   // Prometheus reject the whole scrape, so the first one wins.
   if (may_repeat_ && family_.metric.size() > 1) {
-    // Series compared by their label values in place (no key strings: this
-    // runs over every series of every custom query each scrape).
-    using Metric = prometheus::ClientMetric;
-    struct Hash {
-      size_t operator()(const Metric* m) const {
-        size_t h = m->label.size();
-        for (const auto& l : m->label) {
-          h = h * 1000003 ^ std::hash<std::string_view>()(l.value);
-        }
-        return h;
-      }
-    };
-    struct Equal {
-      bool operator()(const Metric* a, const Metric* b) const {
-        if (a->label.size() != b->label.size()) return false;
-        for (size_t i = 0; i < a->label.size(); ++i) {
-          if (a->label[i].value != b->label[i].value) return false;
-        }
-        return true;
-      }
-    };
     auto& metrics = family_.metric;
-    std::unordered_set<const Metric*, Hash, Equal> seen(metrics.size());
-    std::vector<bool> first(metrics.size());
-    bool repeats = false;
-    for (size_t i = 0; i < metrics.size(); ++i) {
-      first[i] = seen.insert(&metrics[i]).second;
-      repeats = repeats || !first[i];
-    }
+    using Metric = prometheus::ClientMetric;
+    const std::vector<bool> repeated = MarkRepeats(
+        metrics, [](const Metric& m) { return m.label.size(); },
+        [](const Metric& m, size_t i) -> std::string_view {
+          return m.label[i].value;
+        });
+    const bool repeats =
+        std::find(repeated.begin(), repeated.end(), true) != repeated.end();
     if (repeats) {
       size_t kept = 0;
       for (size_t i = 0; i < metrics.size(); ++i) {
-        if (!first[i]) continue;
+        if (repeated[i]) continue;
         if (kept != i) metrics[kept] = std::move(metrics[i]);
         ++kept;
       }
