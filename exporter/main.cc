@@ -4,7 +4,9 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <future>
 #include <iostream>
 #include <set>
 
@@ -27,6 +29,15 @@ namespace {
 using namespace pgwarden;
 
 constexpr int kUsageError = 2;
+
+// Ends the process without running static or library destructors: detached
+// threads (a collection on a frozen server, the sampler, the visitor, the
+// remediator) may still be inside libpq, and unloading its libraries under
+// them aborts the process (krb5's thread-local keys).
+[[noreturn]] void Exit(int code) {
+  std::fflush(nullptr);
+  std::_Exit(code);
+}
 
 int Fail(const std::string& reason) {
   std::fprintf(stderr, "pgwarden: %s\n", reason.c_str());
@@ -188,7 +199,7 @@ void ReloadRemediation(Config& config, Remediator& remediator) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   // glibc gives each thread that allocates its own arena (up to 8 per core),
   // which would make a small exporter's resident memory grow with every
   // HTTP and collection thread. Two arenas are plenty here.
@@ -250,44 +261,41 @@ int main(int argc, char** argv) {
     return Fail(std::string("--config.file: ") + e.what());
   }
 
-  std::unique_ptr<Remediator> remediator;
-  if (config.remediation) {
-    RemediatorOptions options;
-    options.interval = config.target.sampler.interval;
-    options.own_applications = OwnApplications(config);
-    options.open = [dsn = config.remediation_dsn] {
-      return NewPostgresDatabase(dsn);
-    };
-    try {
-      remediator =
-          std::make_unique<Remediator>(*config.remediation, std::move(options));
-    } catch (const std::exception& e) {
-      return Fail(std::string("--remediation.config: ") + e.what());
-    }
-  }
+  // The port is bound before anything connects to the database: a port in
+  // use exits 2 with its one line, having opened no session. Until the
+  // target and the remediator exist (microseconds later), a request that
+  // needs them waits for them.
+  struct Running {
+    Target* target = nullptr;          // null without one (/probe only)
+    Remediator* remediator = nullptr;  // null without --remediation.config
+  };
+  std::promise<Running> started;
+  const std::shared_future<Running> running = started.get_future().share();
+  // Each caller waits on its own copy, as shared_future asks of threads.
+  auto wait_running = [running] { return std::shared_future(running).get(); };
 
-  std::unique_ptr<Target> target;
-  if (config.has_target) target = NewTarget(config, config.dsn, true);
   Prober prober(config.probe, probe_config.get(), [&config](const Dsn& dsn) {
     return NewTarget(config, WithSessionSettings(dsn, config.session), false);
   });
   HttpHandlers handlers;
-  if (target) {
-    handlers.scrape = [&target](Clock::time_point deadline) {
-      return target->Scrape(deadline);
+  if (config.has_target) {
+    handlers.scrape = [wait_running](Clock::time_point deadline) {
+      return wait_running().target->Scrape(deadline);
     };
-    handlers.status = [&target] { return target->Status(); };
+    handlers.status = [wait_running] {
+      return wait_running().target->Status();
+    };
   }
   handlers.probe = [&prober](const std::string& t, const std::string& module,
                              Clock::time_point deadline) {
     return prober.Probe(t, module, deadline);
   };
   handlers.probe_targets = [&prober] { return prober.Targets(Clock::now()); };
-  handlers.extra_metrics = [&probe_config, &prober, &remediator,
-                            own = !target] {
+  handlers.extra_metrics = [&probe_config, &prober, wait_running,
+                            own = !config.has_target] {
     Families out = probe_config->Metrics();
     for (auto& f : prober.Metrics()) out.push_back(std::move(f));
-    if (remediator) {
+    if (Remediator* remediator = wait_running().remediator) {
       for (auto& f : remediator->Collect()) out.push_back(std::move(f));
     }
     // Without a target of its own, /metrics still describes the process.
@@ -302,6 +310,27 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     return Fail(e.what());
   }
+
+  std::unique_ptr<Remediator> remediator;
+  if (config.remediation) {
+    RemediatorOptions options;
+    options.interval = config.target.sampler.interval;
+    options.own_applications = OwnApplications(config);
+    options.open = [dsn = config.remediation_dsn] {
+      return NewPostgresDatabase(dsn);
+    };
+    try {
+      remediator =
+          std::make_unique<Remediator>(*config.remediation, std::move(options));
+    } catch (const std::exception& e) {
+      // Requests may be waiting for the remediator: nothing is unwound.
+      Exit(Fail(std::string("--remediation.config: ") + e.what()));
+    }
+  }
+  std::unique_ptr<Target> target;
+  if (config.has_target) target = NewTarget(config, config.dsn, true);
+  started.set_value({target.get(), remediator.get()});
+
   std::string collectors;
   for (const auto& c : AllCollectors(config)) {
     collectors += (collectors.empty() ? "" : ",") + std::string(c->Name());
@@ -342,3 +371,5 @@ int main(int argc, char** argv) {
   server.reset();
   return 0;
 }
+
+int main(int argc, char** argv) { Exit(Run(argc, argv)); }
