@@ -185,14 +185,12 @@ class Response {
   bool close_ = false;
 };
 
-// Debian's CivetWeb never sets TCP_NODELAY, so the tail of a response (the
-// last TLS record, the end of a body) waits for the client's delayed ACK,
-// 40 ms. On Linux an accepted socket inherits TCP_NODELAY from its
-// listening socket, and CivetWeb does not expose its sockets: they are
-// found among the process's descriptors as listening sockets on `ports`.
-void SetNoDelayOnListeners(const std::vector<int>& ports) {
+// CivetWeb does not expose its listening sockets: they are found among the
+// process's descriptors as listening IPv4 sockets on `ports`.
+std::vector<int> ListeningSockets(const std::vector<int>& ports) {
+  std::vector<int> out;
   DIR* dir = opendir("/proc/self/fd");
-  if (!dir) return;
+  if (!dir) return out;
   while (const dirent* entry = readdir(dir)) {
     const int fd = std::atoi(entry->d_name);
     if (fd <= 2 || fd == dirfd(dir)) continue;
@@ -208,10 +206,10 @@ void SetNoDelayOnListeners(const std::vector<int>& ports) {
             ports.end()) {
       continue;
     }
-    const int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    out.push_back(fd);
   }
   closedir(dir);
+  return out;
 }
 
 }  // namespace
@@ -221,6 +219,7 @@ struct HttpServer::Impl {
   HttpHandlers handlers;
   WebAccess* access = nullptr;
   mg_context* ctx = nullptr;
+  std::vector<int> listeners;  // CivetWeb's; it closes them in mg_stop
   std::atomic<int> scrapes_in_flight{0};
   Counters counters;
 
@@ -673,11 +672,25 @@ HttpServer::HttpServer(HttpOptions options, HttpHandlers handlers,
         "cannot listen on \"" + all + "\"" +
         (error_text[0] ? std::string(": ") + error_text : std::string()));
   }
-  SetNoDelayOnListeners(Ports());
+  impl_->listeners = ListeningSockets(Ports());
+  // Debian's CivetWeb never sets TCP_NODELAY, so the tail of a response (the
+  // last TLS record, the end of a body) waits for the client's delayed ACK,
+  // 40 ms. On Linux an accepted socket inherits it from its listener.
+  for (int fd : impl_->listeners) {
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
 }
 
 HttpServer::~HttpServer() {
-  if (impl_->ctx) mg_stop(impl_->ctx);
+  if (!impl_->ctx) return;
+  // CivetWeb's master thread polls its listeners 2 s at a time and sees
+  // mg_stop's flag only when a poll returns, so every stop (SIGTERM, each
+  // test's server) took 2 s. Shut down, a listener wakes that poll at once
+  // and refuses new connections; it stays open until mg_stop closes it, so
+  // the descriptor cannot be another socket's yet.
+  for (int fd : impl_->listeners) shutdown(fd, SHUT_RDWR);
+  mg_stop(impl_->ctx);
 }
 
 std::vector<int> HttpServer::Ports() const {

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -205,6 +207,24 @@ TEST_F(HttpServerTest, ListeningSocketHasNoDelay) {
     ++found;
   }
   EXPECT_EQ(found, 1);
+}
+
+// CivetWeb's master thread polls its listeners 2 s at a time: a stop that
+// waited for that poll took up to 2 s (every SIGTERM, every server here).
+// The bound is half of that, far from a stop's real cost (milliseconds).
+TEST_F(HttpServerTest, StopsAtOnceAndRefusesNewConnections) {
+  ASSERT_EQ(Get(port_, "/metrics").status, 200);
+  const auto start = std::chrono::steady_clock::now();
+  server_.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_NE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  EXPECT_EQ(errno, ECONNREFUSED);
+  close(fd);
 }
 
 TEST_F(HttpServerTest, LongUriIs414AndTraversalIs404) {
