@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "tests/fake_server.h"
@@ -67,6 +68,41 @@ TEST(VisitScheduleTest, ManyDatabasesShareTheShortestInterval) {
   }
   EXPECT_EQ(visits.size(), 200u);
   for (const auto& [db, n] : visits) EXPECT_EQ(n, 1) << db;
+}
+
+TEST(VisitScheduleTest, LateWakeUpsDoNotStretchTheRound) {
+  VisitSchedule s({seconds(60)});
+  std::vector<std::string> names;
+  for (int i = 0; i < 200; ++i)
+    names.push_back("db" + std::to_string(1000 + i));
+  s.SetDatabases(names, kT0);
+  // A worker that always asks 20 ms after it was told to (a busy machine):
+  // the round still ends within one interval, not 200 * 20 ms later.
+  std::set<std::string> visited;
+  Clock::time_point now = kT0, wake;
+  while (now < kT0 + seconds(60) + milliseconds(20)) {
+    auto v = s.Next(now, wake);
+    if (!v) {
+      now = wake + milliseconds(20);
+      continue;
+    }
+    EXPECT_TRUE(visited.insert(v->database).second) << v->database;
+    s.Done(*v, now);
+  }
+  EXPECT_EQ(visited.size(), 200u);
+  // Nor does it run ahead: never two visits less than a spacing apart
+  // unless the first was late by more than one.
+  VisitSchedule pace({seconds(60)});
+  pace.SetDatabases(names, kT0);
+  ASSERT_TRUE(pace.Next(kT0, wake));
+  EXPECT_FALSE(pace.Next(kT0 + milliseconds(299), wake));
+  EXPECT_EQ(wake, kT0 + milliseconds(300));
+  // Asked 1 s late: that visit goes, and so does the next one, at once...
+  ASSERT_TRUE(pace.Next(kT0 + milliseconds(1300), wake));
+  ASSERT_TRUE(pace.Next(kT0 + milliseconds(1300), wake));
+  // ...then the pace holds again.
+  EXPECT_FALSE(pace.Next(kT0 + milliseconds(1300), wake));
+  EXPECT_EQ(wake, kT0 + milliseconds(1600));
 }
 
 TEST(VisitScheduleTest, AVisitRunsTheJobsDueThenOnly) {
