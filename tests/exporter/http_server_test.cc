@@ -28,15 +28,27 @@ struct Response {
   std::string body;
 };
 
-// A plain-socket HTTP/1.1 client, so the test needs no curl.
-Response Get(int port, const std::string& path, const std::string& extra = "",
-             const std::string& method = "GET") {
+// A socket connected to 127.0.0.1:port, or -1 with errno saying why not.
+int ConnectLoopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    return fd;
+  }
+  const int error = errno;
+  close(fd);
+  errno = error;
+  return -1;
+}
+
+// A plain-socket HTTP/1.1 client, so the test needs no curl.
+Response Get(int port, const std::string& path, const std::string& extra = "",
+             const std::string& method = "GET") {
+  const int fd = ConnectLoopback(port);
+  EXPECT_GE(fd, 0);
   const std::string request = method + " " + path +
                               " HTTP/1.1\r\nHost: localhost\r\n" + extra +
                               "Connection: close\r\n\r\n";
@@ -217,14 +229,8 @@ TEST_F(HttpServerTest, StopsAtOnceAndRefusesNewConnections) {
   const auto start = std::chrono::steady_clock::now();
   server_.reset();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port_));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_NE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  EXPECT_EQ(ConnectLoopback(port_), -1);
   EXPECT_EQ(errno, ECONNREFUSED);
-  close(fd);
 }
 
 TEST_F(HttpServerTest, LongUriIs414AndTraversalIs404) {
@@ -279,16 +285,9 @@ struct Digest {
 };
 Digest GetDigest(int port, const std::string& path, const std::string& extra,
                  bool keep_alive = true) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   Digest d;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return d;
-  }
+  const int fd = ConnectLoopback(port);
+  if (fd < 0) return d;
   // Kept alive, as Prometheus does, the body ends at its Content-Length;
   // otherwise where the server closes, which must be no sooner.
   const std::string request = "GET " + path +
